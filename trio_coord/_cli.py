@@ -1,0 +1,238 @@
+"""The ``python -m trio_coord`` command line.
+
+``serve BUNDLE --comm=HOST:PORT --logs=HOST:PORT``
+    Coordinator mode: what Airflow's supervisor launches.
+``serve BUNDLE --airflow-metadata [--format yaml|json]``
+    Print the bundle manifest.
+``run BUNDLE DAG_ID TASK_ID [--var KEY=VALUE] [--conn ID=URI]``
+    Run one task locally under the embedded supervisor.
+
+Usage errors exit 2 with a message naming what was wrong. ``serve`` exits 0
+once a terminal message was delivered and 1 when none could be; ``run``
+exits 0 only when the task succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Final, NoReturn
+
+import trio
+
+from ._bundle import Bundle
+from ._connection_uri import parse_connection
+from ._errors import TrioCoordError
+from ._loader import BundleLoadError, load_bundle
+from ._logging import SocketLogHandler, install_log_handler
+from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+from ._serve import ServeOptions, parse_address, serve
+from ._version import __version__
+
+__all__ = ["main"]
+
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m trio_coord``."""
+    parser = _Parser(prog="python -m trio_coord", description="Run trio tasks for Apache Airflow.")
+    parser.add_argument("--version", action="version", version=f"trio_coord {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    serve_cmd = commands.add_parser("serve", help="serve a task for the Airflow supervisor")
+    serve_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
+    serve_cmd.add_argument("--comm", metavar="HOST:PORT", help="the supervisor's comm socket")
+    serve_cmd.add_argument("--logs", metavar="HOST:PORT", help="the supervisor's logs socket")
+    serve_cmd.add_argument(
+        "--airflow-metadata", action="store_true", help="print the bundle manifest and exit"
+    )
+    serve_cmd.add_argument("--format", metavar="yaml|json", help="manifest format (with --airflow-metadata)")
+
+    run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
+    run_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
+    run_cmd.add_argument("dag_id", metavar="DAG_ID")
+    run_cmd.add_argument("task_id", metavar="TASK_ID")
+    run_cmd.add_argument(
+        "--var", action="append", default=[], metavar="KEY=VALUE", help="set a variable (repeatable)"
+    )
+    run_cmd.add_argument(
+        "--conn",
+        action="append",
+        default=[],
+        metavar="ID=URI",
+        help="set a connection from an Airflow URI or JSON (repeatable)",
+    )
+    run_cmd.add_argument("--try-number", type=int, default=1, help="the try number (default 1)")
+    run_cmd.add_argument("--max-tries", type=int, default=0, help="max tries; > try number allows retry")
+    run_cmd.add_argument("--conf", metavar="JSON", help="the Dag run conf as a JSON object")
+    return parser
+
+
+def _usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    parser.error(message)
+
+
+def _load(parser: argparse.ArgumentParser, spec: str) -> Bundle:
+    try:
+        return load_bundle(spec)
+    except BundleLoadError as exc:
+        _usage_error(parser, str(exc))
+
+
+def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+        bundle: a bundle to use instead of loading ``BUNDLE`` (used by packed
+            executables, whose bundle is embedded).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve_command(parser, args, bundle)
+    return _run_command(parser, args, bundle)
+
+
+def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
+    if args.format is not None and not args.airflow_metadata:
+        _usage_error(parser, "--format is only valid with --airflow-metadata")
+    if args.airflow_metadata:
+        if args.comm or args.logs:
+            _usage_error(parser, "--airflow-metadata cannot be combined with --comm/--logs")
+        try:
+            fmt = parse_manifest_format(args.format or "")
+        except ValueError as exc:
+            _usage_error(parser, str(exc))
+        target = bundle or _load(parser, args.bundle)
+        sys.stdout.write(dump_manifest(build_manifest(target), fmt))
+        sys.stdout.flush()
+        return 0
+    if not args.comm or not args.logs:
+        missing = "--logs" if args.comm else "--comm"
+        _usage_error(parser, f"coordinator mode needs both --comm and --logs ({missing} is missing)")
+    try:
+        comm_address = parse_address(args.comm, "--comm")
+        logs_address = parse_address(args.logs, "--logs")
+    except ValueError as exc:
+        _usage_error(parser, str(exc))
+    handler = install_log_handler()  # before the bundle imports: its import-time logs are kept
+    target = bundle or _load_for_serve(parser, args.bundle, handler)
+    return _run_trio(
+        serve,
+        target,
+        comm_address,
+        logs_address,
+        log_handler=handler,
+        options=ServeOptions(),
+        on_abandon=_hard_exit,
+    )
+
+
+def _load_for_serve(parser: argparse.ArgumentParser, spec: str, handler: SocketLogHandler) -> Bundle:
+    try:
+        return load_bundle(spec)
+    except BundleLoadError as exc:
+        logging.getLogger("trio_coord.cli").error("%s", exc, exc_info=exc)
+        handler.detach()
+        _usage_error(parser, str(exc))
+
+
+def _hard_exit(code: int) -> NoReturn:
+    """Leave the process now: a task that ignores cancellation cannot be waited out."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # exiting regardless
+            stream.flush()
+    os._exit(code)
+
+
+def _run_trio(fn: object, *args: object, **kwargs: object) -> int:
+    result = EXIT_INTERRUPTED
+    try:
+        result = trio.run(_call, fn, args, kwargs)
+    except* KeyboardInterrupt:
+        print("trio_coord: interrupted", file=sys.stderr)
+    return result
+
+
+async def _call(fn: object, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
+    return await fn(*args, **kwargs)  # type: ignore[operator, no-any-return]
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
+    from .testing import EmbeddedSupervisor
+
+    supervisor = EmbeddedSupervisor()
+    for item in args.var:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _usage_error(parser, f"--var must be KEY=VALUE, got {item!r}")
+        supervisor.set_variable(key, value)
+    for item in args.conn:
+        conn_id, sep, text = item.partition("=")
+        if not sep or not conn_id:
+            _usage_error(parser, f"--conn must be ID=URI or ID=JSON, got {item!r}")
+        try:
+            supervisor.set_connection(parse_connection(conn_id, text))
+        except ValueError as exc:
+            _usage_error(parser, f"--conn {conn_id}: {exc}")
+    conf: object = None
+    if args.conf is not None:
+        try:
+            conf = json.loads(args.conf)
+        except ValueError as exc:
+            _usage_error(parser, f"--conf is not valid JSON: {exc}")
+        if not isinstance(conf, dict):
+            _usage_error(parser, "--conf must be a JSON object")
+    if args.try_number < 1:
+        _usage_error(parser, "--try-number must be at least 1")
+    target = bundle or _load(parser, args.bundle)
+    if target.find_task(args.dag_id, args.task_id) is None:
+        known = ", ".join(f"{t.dag_id}.{t.task_id}" for t in target) or "none"
+        print(
+            f"trio_coord: warning: {args.dag_id}.{args.task_id} is not in bundle {target.name!r} "
+            f"(tasks: {known}); the runtime will report it as removed",
+            file=sys.stderr,
+        )
+    handler = SocketLogHandler.from_env()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(handler.lowest_level)
+
+    async def run() -> int:
+        task_run = await supervisor.run_in_process(
+            target,
+            args.dag_id,
+            args.task_id,
+            log_handler=handler,
+            try_number=args.try_number,
+            max_tries=args.max_tries,
+            conf=conf,
+        )
+        from ._local_view import print_run
+
+        print_run(task_run, sys.stdout)
+        return 0 if task_run.state == "success" else 1
+
+    try:
+        return _run_trio(run)
+    except TrioCoordError as exc:  # pragma: no cover - defensive
+        print(f"trio_coord: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,521 @@
+"""CoordinatorComm: the trio driver for the comm socket.
+
+Theory of operation
+===================
+
+One stream, one reader task, many callers.
+
+* The supervisor's first frame (``StartupDetails``) arrives unsolicited and is
+  read directly with :meth:`CoordinatorComm.read_message`. From then on, a
+  single reader task owned by the comm's nursery consumes every inbound byte;
+  ``read_message`` refuses to run once it has started, because two readers
+  would race for the same bytes.
+* A caller of :meth:`CoordinatorComm.communicate` takes the next frame id,
+  registers the send end of a fresh one-slot memory channel under that id,
+  queues its frame and waits on the receive end. The reader decodes each
+  reply and routes it with ``send_nowait``: it never waits for a caller, so a
+  slow or departed caller cannot stall replies to the others. A reply for an
+  id nobody waits on (its caller timed out or was cancelled) is dropped and
+  logged.
+* Writes are coalesced. A caller appends its encoded frame to the outbox; if
+  no other task is writing, it becomes the writer and sends everything queued,
+  looping until the outbox is empty; otherwise the active writer sends its
+  frame too. Only one task ever calls ``send_all``, so frames never
+  interleave, and a burst of concurrent requests costs one system call rather
+  than one each. The write itself is shielded from cancellation and bounded
+  by ``write_timeout``: once a frame is queued it is written whole or the
+  connection is declared broken; a half-written frame would corrupt every
+  frame after it.
+* When the reader ends (end of stream, a frame it cannot decode, a broken
+  socket) it records the cause, closes every pending channel, and sets the
+  ``closed`` event. Every waiting caller wakes with :class:`DispatcherClosed`
+  carrying the cause, every later call fails the same way at once, and
+  :meth:`wait_closed` returns so that the owner can cancel the task rather
+  than let it hang.
+
+Cancellation: a caller cancelled before its frame is queued sends nothing; a
+caller cancelled after it was queued leaves the frame to be written (the
+supervisor will act on it) and its reply is dropped on arrival.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+
+from ._errors import ApiError, DispatcherClosed, RemoteProtocolError
+from ._framing import (
+    MAX_FRAME_SIZE,
+    FrameDecoder,
+    ResponseFrame,
+    WireMap,
+    decode_response,
+    encode_request,
+    frame_prefix,
+)
+from ._messages import ErrorResponse
+
+__all__ = ["CommStatistics", "CoordinatorComm", "IncomingFrame", "PendingReply", "open_coordinator_comm"]
+
+logger = logging.getLogger("trio_coord.comm")
+
+#: Go name for a decoded inbound frame (``execution.IncomingFrame``).
+IncomingFrame = ResponseFrame
+
+_RECEIVE_CHUNK: Final = 64 * 1024
+_LARGE_RECEIVE_CHUNK: Final = 4 * 1024 * 1024
+# Frames queued together are joined into one buffer up to this size; bigger
+# payloads are written as they are, never copied into a joined buffer.
+_COALESCE_LIMIT: Final = 256 * 1024
+DEFAULT_WRITE_TIMEOUT: Final = 30.0
+DEFAULT_MAX_IN_FLIGHT: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class CommStatistics:
+    """A snapshot of a :class:`CoordinatorComm`'s counters."""
+
+    requests_sent: int
+    replies_routed: int
+    replies_dropped: int
+    pending: int
+    write_batches: int
+    bytes_sent: int
+    bytes_received: int
+    closed: bool
+
+
+def raise_for_error(frame: ResponseFrame) -> WireMap | None:
+    """Return the frame's body, or raise the :class:`ApiError` it carries.
+
+    An error in the error slot and a body whose ``type`` is ``ErrorResponse``
+    are both errors.
+    """
+    if frame.error is not None:
+        err = ErrorResponse.from_wire(frame.error, "error")
+        raise ApiError.from_error(err.error, err.detail)
+    body = frame.body
+    if body is not None and body.get("type") == "ErrorResponse":
+        err = ErrorResponse.from_wire(body, "ErrorResponse")
+        raise ApiError.from_error(err.error, err.detail)
+    return body
+
+
+class CoordinatorComm:
+    """Request/response multiplexing over the supervisor's comm stream.
+
+    Construct it on a connected stream and a nursery that will own the
+    reader task (or use :func:`open_coordinator_comm`, which makes both).
+    Read the first frame with :meth:`read_message`; then call
+    :meth:`communicate` from as many tasks as you like. The reader task is
+    started by the first :meth:`communicate` (or :meth:`start_reader`).
+
+    Args:
+        stream: the connected comm stream.
+        nursery: the nursery that owns the reader task.
+        write_timeout: how long one write may stall before the connection
+            is declared broken (seconds).
+        max_in_flight: how many requests may await replies at once; further
+            callers wait for a slot.
+        max_frame_size: the largest inbound payload accepted.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        nursery: trio.Nursery,
+        *,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_frame_size: int = MAX_FRAME_SIZE,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self._stream = stream
+        self._nursery = nursery
+        self._write_timeout = write_timeout
+        self._max_in_flight = max_in_flight
+        self._decoder = FrameDecoder(max_frame_size=max_frame_size)
+        self._ids = itertools.count(1)
+        self._next_unused_id = 1
+        self._pending: dict[int, trio.MemorySendChannel[ResponseFrame]] = {}
+        self._slot_waiters = trio.lowlevel.ParkingLot()
+        self._outbox: list[bytes] = []
+        self._writing = False
+        self._flushed = trio.Event()  # set and replaced after every write batch
+        self._queued_seq = 0  # frames queued so far
+        self._written_seq = 0  # frames handed to the OS so far
+        self._reader_started = False
+        self._closed = trio.Event()
+        self._close_cause: BaseException | None = None
+        self._close_reason = ""
+        self._requests_sent = 0
+        self._replies_routed = 0
+        self._replies_dropped = 0
+        self._write_batches = 0
+        self._bytes_sent = 0
+        self._bytes_received = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def closed(self) -> bool:
+        """Whether the reader has stopped (no reply will arrive any more)."""
+        return self._closed.is_set()
+
+    @property
+    def close_cause(self) -> BaseException | None:
+        """What stopped the reader: an exception, or ``None`` for end of stream."""
+        return self._close_cause
+
+    def statistics(self) -> CommStatistics:
+        """Return a snapshot of the counters."""
+        return CommStatistics(
+            requests_sent=self._requests_sent,
+            replies_routed=self._replies_routed,
+            replies_dropped=self._replies_dropped,
+            pending=len(self._pending),
+            write_batches=self._write_batches,
+            bytes_sent=self._bytes_sent,
+            bytes_received=self._bytes_received,
+            closed=self.closed,
+        )
+
+    async def wait_closed(self) -> BaseException | None:
+        """Block until the reader stops; return its cause (``None`` on clean EOF)."""
+        await self._closed.wait()
+        return self._close_cause
+
+    def _dispatcher_closed(self) -> DispatcherClosed:
+        exc = DispatcherClosed(
+            f"coordinator comm: dispatcher closed: {self._close_reason}", self._close_cause
+        )
+        exc.__cause__ = self._close_cause
+        return exc
+
+    def _close(self, reason: str, cause: BaseException | None) -> None:
+        if self._closed.is_set():
+            return
+        self._close_reason = reason
+        self._close_cause = cause
+        self._closed.set()
+        pending, self._pending = self._pending, {}
+        for channel in pending.values():
+            channel.close()
+        self._slot_waiters.unpark_all()
+
+    # ------------------------------------------------------------------ reading
+
+    async def read_message(self) -> ResponseFrame:
+        """Read and decode one frame directly: the supervisor's first frame.
+
+        Blocks until a whole frame has arrived. Cancelling it may leave part
+        of a frame buffered, which a later call (or the reader) continues.
+
+        Raises:
+            RuntimeError: the reader task is already running.
+            RemoteProtocolError: the bytes are not a valid frame.
+            DispatcherClosed: the stream ended before a whole frame arrived.
+        """
+        if self._reader_started:
+            raise RuntimeError("read_message() cannot be used once the reader task is running")
+        if self.closed:
+            raise self._dispatcher_closed()
+        while True:
+            payload = self._decoder.next_frame()
+            if payload is not None:
+                await trio.lowlevel.checkpoint()
+                return decode_response(payload)
+            if self._decoder.at_eof:
+                self._close("the supervisor closed the comm socket", None)
+                raise self._dispatcher_closed()
+            data = await self._receive()
+            self._decoder.receive_data(data)
+
+    async def _receive(self) -> bytes | bytearray:
+        missing = self._decoder.buffered
+        size = _LARGE_RECEIVE_CHUNK if missing > _RECEIVE_CHUNK else _RECEIVE_CHUNK
+        try:
+            data = await self._stream.receive_some(size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._close(f"comm socket failed: {exc!r}", exc)
+            raise self._dispatcher_closed() from exc
+        self._bytes_received += len(data)
+        return data
+
+    def start_reader(self) -> None:
+        """Start the reader task in the comm's nursery (idempotent, non-blocking)."""
+        if not self._reader_started and not self.closed:
+            self._reader_started = True
+            self._nursery.start_soon(self._reader_loop, name="trio_coord.comm.reader")
+
+    async def _reader_loop(self) -> None:
+        reason, cause = "the comm reader was cancelled", None
+        try:
+            while True:
+                while (payload := self._decoder.next_frame()) is not None:
+                    self._dispatch(decode_response(payload))
+                if self._decoder.at_eof:
+                    reason = "the supervisor closed the comm socket"
+                    return
+                self._decoder.receive_data(await self._receive())
+        except DispatcherClosed:
+            return  # _receive already recorded why
+        except RemoteProtocolError as exc:
+            reason, cause = f"bad frame from the supervisor: {exc}", exc
+            logger.error("comm reader stopped: %s", exc)
+        finally:
+            self._close(reason, cause)
+
+    def _dispatch(self, frame: ResponseFrame) -> None:
+        channel = self._pending.pop(frame.id, None)
+        if channel is None:
+            self._replies_dropped += 1
+            if frame.id < self._next_unused_id:
+                logger.debug("dropping reply %d: its caller is no longer waiting", frame.id)
+            else:
+                logger.warning("dropping reply with unknown frame id %d", frame.id)
+            return
+        try:
+            channel.send_nowait(frame)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self._replies_dropped += 1
+            logger.debug("dropping reply %d: its caller is no longer waiting", frame.id)
+        else:
+            self._replies_routed += 1
+
+    # ------------------------------------------------------------------ writing
+
+    async def _write(self, prefix: bytes, payload: bytes) -> int:
+        """Queue one encoded frame and make sure someone is writing it.
+
+        Returns the frame's write sequence number once the frame is queued
+        behind an active writer, or once this task has written it (and
+        anything queued meanwhile). Never leaves a frame half-written.
+        """
+        self._outbox.append(prefix)
+        self._outbox.append(payload)
+        self._queued_seq += 1
+        seq = self._queued_seq
+        if self._writing:
+            return seq
+        self._writing = True
+        try:
+            with trio.CancelScope(shield=True) as scope:  # noqa: ASYNC912 - send_all checkpoints
+                scope.relative_deadline = self._write_timeout
+                while self._outbox and not self.closed:
+                    batch, self._outbox = self._outbox, []
+                    batch_seq = self._queued_seq
+                    await self._send_batch(batch)
+                    self._written_seq = batch_seq
+                    self._wake_flush_waiters()
+            if scope.cancelled_caught:
+                self._close(f"a write stalled for more than {self._write_timeout:g} s", None)
+                await self._stream.aclose()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._close(f"comm socket failed while writing: {exc!r}", exc)
+        finally:
+            self._writing = False
+            if self.closed:
+                self._outbox.clear()
+                self._wake_flush_waiters()
+        if self.closed:
+            raise self._dispatcher_closed()
+        return seq
+
+    def _wake_flush_waiters(self) -> None:
+        flushed, self._flushed = self._flushed, trio.Event()
+        flushed.set()
+
+    async def _send_batch(self, batch: list[bytes]) -> None:
+        total = sum(map(len, batch))
+        self._write_batches += 1
+        if total <= _COALESCE_LIMIT:
+            await self._stream.send_all(b"".join(batch) if len(batch) > 1 else batch[0])
+        else:
+            small: list[bytes] = []
+            for chunk in batch:
+                if len(chunk) > _COALESCE_LIMIT:
+                    if small:
+                        await self._stream.send_all(b"".join(small))
+                        small = []
+                    await self._stream.send_all(chunk)
+                else:
+                    small.append(chunk)
+            if small:
+                await self._stream.send_all(b"".join(small))
+        self._bytes_sent += total
+
+    async def send_request(self, frame_id: int, body: Mapping[str, object]) -> None:
+        """Write one request frame ``[frame_id, body]`` without waiting for a reply.
+
+        Blocks until the frame has been handed to the operating system.
+
+        Raises:
+            LocalProtocolError: the body cannot be encoded (nothing is sent).
+            DispatcherClosed: the connection is broken.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        payload = encode_request(frame_id, body)
+        if self.closed:
+            raise self._dispatcher_closed()
+        prefix = frame_prefix(len(payload))
+        self._requests_sent += 1
+        seq = await self._write(prefix, payload)
+        while self._written_seq < seq:  # queued behind another writer
+            await self._flushed.wait()
+            if self.closed:
+                raise self._dispatcher_closed()
+
+    def next_id(self) -> int:
+        """Reserve and return the next request frame id."""
+        frame_id = next(self._ids)
+        self._next_unused_id = frame_id + 1
+        return frame_id
+
+    # ------------------------------------------------------------------ requests
+
+    async def communicate(self, body: Mapping[str, object]) -> WireMap | None:
+        """Send a request and wait for the reply carrying its frame id.
+
+        Safe to call from many tasks at once. Always checkpoints.
+
+        Returns:
+            The reply body, or ``None`` for a ``[id, nil, nil]`` reply.
+
+        Raises:
+            ApiError: the supervisor answered with an ``ErrorResponse`` (in
+                the error slot or the body); the subclass names the error.
+            LocalProtocolError: the body cannot be encoded (nothing sent).
+            DispatcherClosed: the connection ended before the reply arrived,
+                or had already ended.
+
+        Cancellation: if cancelled before the frame is queued, nothing is
+        sent; after that, the frame is still written and its reply dropped.
+        """
+        pending = await self._register(body)
+        try:
+            await self._write(pending.prefix, pending.payload)
+            return await pending.wait()
+        finally:
+            pending.abandon()
+
+    async def submit(self, body: Mapping[str, object]) -> PendingReply:
+        """Send a request and return once it is written, without waiting for the reply.
+
+        Use it when knowing that the frame left matters (the terminal
+        message): await :meth:`PendingReply.wait` for the reply and call
+        :meth:`PendingReply.abandon` when done.
+
+        Raises:
+            LocalProtocolError: the body cannot be encoded (nothing sent).
+            DispatcherClosed: the connection is broken.
+        """
+        pending = await self._register(body)
+        try:
+            seq = await self._write(pending.prefix, pending.payload)
+            while self._written_seq < seq:  # queued behind another writer
+                await self._flushed.wait()
+                if self.closed:
+                    raise self._dispatcher_closed()
+        except BaseException:
+            pending.abandon()
+            raise
+        return pending
+
+    async def _register(self, body: Mapping[str, object]) -> PendingReply:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self.closed:
+            raise self._dispatcher_closed()
+        while len(self._pending) >= self._max_in_flight:
+            await self._slot_waiters.park()
+            if self.closed:
+                raise self._dispatcher_closed()
+        frame_id = self.next_id()
+        payload = encode_request(frame_id, body)
+        prefix = frame_prefix(len(payload))
+        self.start_reader()
+        send, receive = trio.open_memory_channel[ResponseFrame](1)
+        self._pending[frame_id] = send
+        self._requests_sent += 1
+        return PendingReply(self, frame_id, prefix, payload, receive)
+
+    def _forget(self, frame_id: int) -> None:
+        self._pending.pop(frame_id, None)
+        self._slot_waiters.unpark()
+
+    # ------------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        """Close the stream; the reader stops and waiters get DispatcherClosed."""
+        self._close("the comm was closed locally", None)
+        await self._stream.aclose()
+
+
+class PendingReply:
+    """A request that was sent and whose reply has not been taken yet."""
+
+    __slots__ = ("_comm", "_receive", "frame_id", "payload", "prefix")
+
+    def __init__(
+        self,
+        comm: CoordinatorComm,
+        frame_id: int,
+        prefix: bytes,
+        payload: bytes,
+        receive: trio.MemoryReceiveChannel[ResponseFrame],
+    ) -> None:
+        self._comm = comm
+        self.frame_id = frame_id
+        self.prefix = prefix
+        self.payload = payload
+        self._receive = receive
+
+    async def wait(self) -> WireMap | None:
+        """Block until the reply arrives; return its body or raise its error.
+
+        Raises:
+            ApiError: the reply is an ``ErrorResponse``.
+            DispatcherClosed: the connection ended first.
+        """
+        try:
+            frame = await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise self._comm._dispatcher_closed() from self._comm.close_cause
+        return raise_for_error(frame)
+
+    def abandon(self) -> None:
+        """Stop waiting: a reply arriving later is dropped (idempotent)."""
+        self._receive.close()
+        self._comm._forget(self.frame_id)
+
+
+@asynccontextmanager
+async def open_coordinator_comm(
+    stream: trio.abc.Stream,
+    *,
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+) -> AsyncIterator[CoordinatorComm]:
+    """Open a :class:`CoordinatorComm` whose reader task lives in its own nursery.
+
+    On exit the stream is closed and the reader cancelled.
+
+    Exception groups: the nursery's strict exception groups propagate
+    unchanged; the reader never raises, so a group holds only what the body
+    of the ``async with`` raised (and the reader's cancellation is absorbed).
+    """
+    async with trio.open_nursery() as nursery:
+        comm = CoordinatorComm(stream, nursery, write_timeout=write_timeout, max_in_flight=max_in_flight)
+        try:
+            yield comm
+        finally:
+            with trio.move_on_after(1, shield=True):
+                await comm.aclose()
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,333 @@
+"""Sans-I/O framing for the coordinator protocol: bytes in, frames out.
+
+Theory of operation
+===================
+
+A frame on the comm socket is a 4-byte big-endian unsigned payload length
+followed by that many bytes of msgpack. The runtime sends requests
+``[id, body]``; the supervisor answers ``[id, body_or_nil, error_or_nil]``
+(we also accept the 2-element form and ignore trailing elements, as the Go
+runtime does). Nothing in this module does I/O or imports trio: the driver
+feeds whatever bytes arrived into :meth:`FrameDecoder.receive_data` and pulls
+complete payloads out of :meth:`FrameDecoder.next_frame`.
+
+Memory policy. A length prefix is a promise, not a fact: a broken or hostile
+peer can announce 4 GiB and send nothing. The decoder therefore never
+allocates for a frame more than it has actually received (plus Python's
+bounded over-allocation of a growing ``bytearray``). Small frames are sliced
+out of one shared receive buffer, which is compacted once the consumed prefix
+outweighs the rest, so the cost stays O(n) however the bytes are chunked. A
+frame that does not fit in what is buffered moves to its own ``bytearray``,
+which then grows with the arriving bytes and is handed out without another
+copy; decoding it in place keeps a large XCom at about two payloads of peak
+memory (the raw bytes and the decoded value).
+
+Everything the peer can get wrong raises :class:`RemoteProtocolError`; every
+value *we* cannot encode raises :class:`LocalProtocolError` before any byte
+exists. Those are the only two exception types that leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import msgpack
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "MAX_FRAME_SIZE",
+    "FrameDecoder",
+    "RequestFrame",
+    "ResponseFrame",
+    "WireMap",
+    "decode_request",
+    "decode_response",
+    "encode_request",
+    "encode_response",
+    "frame_prefix",
+]
+
+#: Largest payload a frame can carry: the length prefix is an unsigned 32-bit int.
+MAX_FRAME_SIZE: Final = 2**32 - 1
+
+#: A decoded msgpack map with string keys, as found in frame bodies.
+WireMap: TypeAlias = dict[str, object]
+
+_PREFIX: Final = struct.Struct(">I")
+_PREFIX_SIZE: Final = _PREFIX.size
+# A complete frame whose payload is at most this long is copied out of the
+# shared receive buffer; anything longer gets a buffer of its own.
+_COMPACT_THRESHOLD: Final = 64 * 1024
+
+
+def frame_prefix(payload_length: int) -> bytes:
+    """Return the 4-byte length prefix for a payload of ``payload_length`` bytes.
+
+    Raises:
+        LocalProtocolError: the payload is empty or longer than
+            :data:`MAX_FRAME_SIZE` (a zero-length frame wedges the 1.3.2
+            supervisor's reader, so it is never produced).
+    """
+    if payload_length > MAX_FRAME_SIZE:
+        raise LocalProtocolError(
+            f"frame payload of {payload_length} bytes exceeds the maximum of {MAX_FRAME_SIZE} bytes"
+        )
+    if payload_length <= 0:
+        raise LocalProtocolError("refusing to send a zero-length frame")
+    return _PREFIX.pack(payload_length)
+
+
+class FrameDecoder:
+    """Split a byte stream into length-prefixed frame payloads.
+
+    Feed bytes with :meth:`receive_data` (an empty ``bytes`` marks end of
+    stream) and call :meth:`next_frame` until it returns ``None``. Neither
+    method blocks or does I/O.
+
+    Args:
+        max_frame_size: the largest payload accepted; a longer announced
+            length raises :class:`RemoteProtocolError` as soon as the prefix
+            is read, before anything is allocated for it.
+    """
+
+    __slots__ = ("_body", "_buf", "_eof", "_max", "_missing", "_pos")
+
+    def __init__(self, *, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+        if not 0 < max_frame_size <= MAX_FRAME_SIZE:
+            raise ValueError(f"max_frame_size must be in 1..{MAX_FRAME_SIZE}, got {max_frame_size}")
+        self._max = max_frame_size
+        self._buf = bytearray()  # bytes not yet parsed start at _pos
+        self._pos = 0
+        self._body: bytearray | None = None  # a large frame being assembled
+        self._missing = 0  # bytes _body still lacks
+        self._eof = False
+
+    @property
+    def at_eof(self) -> bool:
+        """Whether end of stream was fed and every complete frame was taken."""
+        return self._eof and self._body is None and self._pos == len(self._buf)
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes are held and not yet returned as frames."""
+        held = len(self._buf) - self._pos
+        if self._body is not None:
+            held += len(self._body)
+        return held
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Add bytes received from the peer; ``b""`` means end of stream.
+
+        Raises:
+            RuntimeError: bytes were fed after end of stream.
+        """
+        if not data:
+            self._eof = True
+            return
+        if self._eof:
+            raise RuntimeError("received data after end of stream")
+        view = memoryview(data)
+        if self._body is not None and self._missing:
+            take = min(len(view), self._missing)
+            self._body += view[:take]
+            self._missing -= take
+            view = view[take:]
+            if not view:
+                return
+        if self._pos and self._pos >= len(self._buf) - self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += view
+
+    def next_frame(self) -> bytes | bytearray | None:
+        """Return the next complete payload, or ``None`` if more bytes are needed.
+
+        The returned object is owned by the caller.
+
+        Raises:
+            RemoteProtocolError: a zero-length or oversized length prefix, or
+                end of stream in the middle of a frame.
+        """
+        if self._body is not None:
+            if self._missing:
+                if self._eof:
+                    self._truncated(len(self._body) + self._missing, len(self._body))
+                return None
+            body, self._body = self._body, None
+            return body
+        available = len(self._buf) - self._pos
+        if available < _PREFIX_SIZE:
+            if self._eof and available:
+                raise RemoteProtocolError(
+                    f"connection closed inside a frame's length prefix ({available} of 4 bytes received)"
+                )
+            return None
+        (length,) = _PREFIX.unpack_from(self._buf, self._pos)
+        if length == 0:
+            raise RemoteProtocolError("zero-length frame (a frame must carry a msgpack payload)")
+        if length > self._max:
+            raise RemoteProtocolError(
+                f"frame announces {length} bytes, more than the maximum of {self._max} bytes"
+            )
+        start = self._pos + _PREFIX_SIZE
+        have = available - _PREFIX_SIZE
+        if have >= length and length <= _COMPACT_THRESHOLD:
+            self._pos = start + length
+            return bytes(self._buf[start : self._pos])
+        if have >= length:
+            payload = self._buf[start : start + length]
+            self._pos = start + length
+            return payload
+        if self._eof:
+            self._truncated(length, have)
+        # Not all here yet: give the frame a buffer holding only what arrived.
+        self._body = self._buf[start:]
+        self._missing = length - have
+        self._buf = bytearray()
+        self._pos = 0
+        return None
+
+    @staticmethod
+    def _truncated(length: int, have: int) -> None:
+        raise RemoteProtocolError(
+            f"connection closed inside a frame ({have} of {length} payload bytes received)"
+        )
+
+
+# --------------------------------------------------------------------------
+# msgpack codec for frame contents
+# --------------------------------------------------------------------------
+
+
+def _pack(obj: object) -> bytes:
+    try:
+        packed: bytes = msgpack.packb(obj, use_bin_type=True, datetime=True)
+        return packed
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise LocalProtocolError(f"cannot encode frame as msgpack: {exc}") from exc
+
+
+def _unpack(payload: bytes | bytearray | memoryview) -> object:
+    try:
+        return msgpack.unpackb(payload, raw=False, timestamp=3, strict_map_key=True)
+    except (
+        ValueError,  # includes msgpack's ExtraData, FormatError, StackError
+        TypeError,
+        OverflowError,
+        msgpack.exceptions.UnpackException,
+    ) as exc:
+        raise RemoteProtocolError(f"frame payload is not valid msgpack: {exc}") from exc
+
+
+def _check_map(value: object, what: str, exc_type: type[Exception]) -> WireMap | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise exc_type(f"{what} must be a map or nil, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise exc_type(f"{what} has a non-string key {key!r}")
+    return value
+
+
+def _check_id(value: object, exc_type: type[Exception]) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise exc_type(f"frame id must be an integer, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFrame:
+    """A decoded supervisor→runtime frame ``[id, body, error]``."""
+
+    id: int
+    body: WireMap | None
+    error: WireMap | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFrame:
+    """A decoded runtime→supervisor frame ``[id, body]``."""
+
+    id: int
+    body: WireMap
+
+
+def decode_response(payload: bytes | bytearray | memoryview) -> ResponseFrame:
+    """Decode one supervisor→runtime frame payload.
+
+    Accepts ``[id, body]`` and ``[id, body, error]``; extra trailing elements
+    are ignored. Datetimes (msgpack timestamp extension) come back as aware UTC
+    :class:`datetime.datetime` objects.
+
+    Raises:
+        RemoteProtocolError: not msgpack, not an array, fewer than 2
+            elements, a non-integer id, or a body/error that is not a map
+            with string keys.
+    """
+    value = _unpack(payload)
+    if not isinstance(value, list):
+        raise RemoteProtocolError(f"frame must be a msgpack array, got {type(value).__name__}")
+    if len(value) < 2:
+        raise RemoteProtocolError(f"frame must have at least 2 elements, got {len(value)}")
+    frame_id = _check_id(value[0], RemoteProtocolError)
+    body = _check_map(value[1], "frame body", RemoteProtocolError)
+    error = _check_map(value[2], "frame error", RemoteProtocolError) if len(value) > 2 else None
+    return ResponseFrame(frame_id, body, error)
+
+
+def decode_request(payload: bytes | bytearray | memoryview) -> RequestFrame:
+    """Decode one runtime→supervisor frame payload (used by the embedded supervisor).
+
+    Raises:
+        RemoteProtocolError: the payload is not ``[int id, map body, ...]``.
+    """
+    value = _unpack(payload)
+    if not isinstance(value, list):
+        raise RemoteProtocolError(f"frame must be a msgpack array, got {type(value).__name__}")
+    if len(value) < 2:
+        raise RemoteProtocolError(f"frame must have at least 2 elements, got {len(value)}")
+    frame_id = _check_id(value[0], RemoteProtocolError)
+    body = _check_map(value[1], "request body", RemoteProtocolError)
+    if body is None:
+        raise RemoteProtocolError("request body must be a map, got nil")
+    return RequestFrame(frame_id, body)
+
+
+def encode_request(frame_id: int, body: Mapping[str, object]) -> bytes:
+    """Encode ``[frame_id, body]`` as a msgpack payload (without the prefix).
+
+    Raises:
+        LocalProtocolError: the id is not an int, the body has no string
+            ``type``, or a value cannot be encoded (for instance a naive
+            datetime or an arbitrary object).
+    """
+    _check_id(frame_id, LocalProtocolError)
+    kind = body.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise LocalProtocolError("request body must carry a non-empty string 'type'")
+    return _pack([frame_id, body])
+
+
+def encode_response(
+    frame_id: int,
+    body: Mapping[str, object] | None,
+    error: Mapping[str, object] | None = None,
+) -> bytes:
+    """Encode ``[frame_id, body, error]`` as a msgpack payload (supervisor side).
+
+    Raises:
+        LocalProtocolError: a value cannot be encoded.
+    """
+    _check_id(frame_id, LocalProtocolError)
+    return _pack([frame_id, body, error])
+
+
+def utc_now() -> _dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return _dt.datetime.now(_dt.UTC)

@@ -1,0 +1,564 @@
+"""SocketLogHandler: stdlib logging to the supervisor's logs socket as JSON lines.
+
+Theory of operation
+===================
+
+``emit`` runs in whatever thread logged. It renders the record to one JSON
+object line (``timestamp``, ``level``, ``event``, ``logger``, extra fields,
+``exception``), masks registered secrets, and appends the bytes to an
+in-memory buffer under the handler's lock. It never awaits and never makes a
+system call per line. While the handler is not connected, lines simply
+accumulate (they are flushed, in order, on connect).
+
+Once connected, a single sender task owned by a trio nursery waits for the
+buffer to become non-empty, swaps it out, and writes the whole batch with one
+``send_all``. A log call from the trio thread wakes the sender with
+``Event.set``; a call from another thread wakes it through the run's
+``TrioToken.run_sync_soon``, at most once per batch.
+
+Nothing is lost when the logs socket misbehaves: if a write fails (or the
+socket was never reachable) the handler switches to the fallback stream,
+standard error by default, which the supervisor forwards into the task log;
+the batch whose write failed goes there too. If the socket stalls and the
+buffer passes ``max_buffer_bytes``, further lines go to the fallback instead
+of growing memory, so a stalled logs socket costs neither memory nor progress
+on the comm socket.
+
+Every line is a JSON object with a lower-case ``level`` and an RFC 3339 UTC
+``timestamp``: the 1.3.2 supervisor crashes on anything else. Values JSON
+cannot encode are rendered with ``str()``; non-finite floats become strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+
+from ._redact import has_secrets, redact
+
+__all__ = [
+    "LogStatistics",
+    "SocketLogHandler",
+    "install_log_handler",
+    "parse_level",
+    "parse_namespace_levels",
+]
+
+_STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_RESERVED_KEYS: Final = ("timestamp", "level", "event", "logger")
+_MAX_FRAMES: Final = 50
+_MAX_DEPTH: Final = 16
+DEFAULT_MAX_BUFFER_BYTES: Final = 16 * 1024 * 1024
+
+_LEVEL_NAMES: Final = {
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "notset": logging.NOTSET,
+}
+
+
+def parse_level(text: str) -> int | None:
+    """Parse a level name (any case, ``WARN``/``FATAL``/``EXCEPTION`` too) or number."""
+    name = text.strip().lower()
+    if name in _LEVEL_NAMES:
+        return _LEVEL_NAMES[name]
+    if name.isdigit():
+        return int(name)
+    return None
+
+
+def level_name(levelno: int) -> str:
+    """The supervisor's lower-case name for a level (custom levels fall into bands)."""
+    if levelno >= logging.CRITICAL:
+        return "critical"
+    if levelno >= logging.ERROR:
+        return "error"
+    if levelno >= logging.WARNING:
+        return "warning"
+    if levelno >= logging.INFO:
+        return "info"
+    return "debug"  # "notset" would be dropped by the supervisor
+
+
+def parse_namespace_levels(text: str) -> tuple[dict[str, int], list[str]]:
+    """Parse ``AIRFLOW__LOGGING__NAMESPACE_LEVELS``: ``name=level`` entries.
+
+    Entries are separated by commas and/or whitespace; later duplicates win.
+
+    Returns:
+        The levels by logger namespace, and the entries that were invalid.
+    """
+    levels: dict[str, int] = {}
+    invalid: list[str] = []
+    for entry in re.split(r"[\s,]+", text.strip()):
+        if not entry:
+            continue
+        name, sep, level_text = entry.partition("=")
+        level = parse_level(level_text) if sep else None
+        if not name or level is None:
+            invalid.append(entry)
+            continue
+        levels[name] = level
+    return levels, invalid
+
+
+@dataclass(frozen=True, slots=True)
+class LogStatistics:
+    """A snapshot of a :class:`SocketLogHandler`'s counters."""
+
+    lines: int
+    lines_sent: int
+    lines_to_fallback: int
+    batches_sent: int
+    bytes_sent: int
+    buffered_bytes: int
+    connected: bool
+
+
+def _default_fallback(data: bytes) -> None:
+    stream = sys.__stderr__ if sys.stderr is None else sys.stderr
+    if stream is None:
+        return
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+    else:
+        stream.write(data.decode("utf-8", "replace"))
+    stream.flush()
+
+
+class SocketLogHandler(logging.Handler):
+    """A :class:`logging.Handler` that ships records to the supervisor's logs socket.
+
+    Args:
+        level: the global threshold (records below it are dropped).
+        namespace_levels: thresholds by logger namespace; the longest dotted
+            prefix of a record's logger name wins over ``level``.
+        max_buffer_bytes: the most bytes held while disconnected or while
+            the socket is slow; beyond it lines go to the fallback.
+        fallback: called with bytes to write when the socket cannot take
+            them (default: standard error, which the supervisor forwards).
+    """
+
+    def __init__(
+        self,
+        level: int = logging.NOTSET,
+        *,
+        namespace_levels: Mapping[str, int] | None = None,
+        max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+        fallback: Callable[[bytes], None] | None = None,
+    ) -> None:
+        super().__init__(level)
+        self._namespace_levels = dict(namespace_levels or {})
+        self._threshold_cache: dict[str, int] = {}
+        self._max_buffer = max_buffer_bytes
+        self._fallback = fallback or _default_fallback
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._buffered_lines = 0
+        # "buffering" until connected, "connected" while a sender runs,
+        # "fallback" once the socket failed or was detached.
+        self._mode = "buffering"
+        self._wakeup = trio.Event()
+        self._wake_pending = False
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._trio_thread: int | None = None
+        self._drained = trio.Event()
+        self._sending = False
+        self._ts_second = -1
+        self._ts_prefix = ""
+        self._lines = 0
+        self._lines_sent = 0
+        self._lines_to_fallback = 0
+        self._batches = 0
+        self._bytes_sent = 0
+
+    # ------------------------------------------------------------------ config
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: object) -> SocketLogHandler:
+        """Build a handler from ``AIRFLOW__LOGGING__LOGGING_LEVEL`` and ``..._NAMESPACE_LEVELS``.
+
+        An invalid global level means INFO; invalid namespace entries are
+        skipped, and each is reported as an error record once the handler
+        exists.
+        """
+        env = os.environ if env is None else env
+        raw_level = env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "")
+        level = parse_level(raw_level) if raw_level.strip() else logging.INFO
+        namespace_levels, invalid = parse_namespace_levels(env.get("AIRFLOW__LOGGING__NAMESPACE_LEVELS", ""))
+        handler = cls(
+            level if level is not None else logging.INFO,
+            namespace_levels=namespace_levels,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        problems = [("Ignoring invalid logging_level", {"value": raw_level})] if level is None else []
+        problems += [("Ignoring invalid namespace_levels entry", {"entry": entry}) for entry in invalid]
+        for message, extra in problems:
+            record = logging.LogRecord("trio_coord.logging", logging.ERROR, __file__, 0, message, None, None)
+            record.__dict__.update(extra)
+            handler.handle(record)
+        return handler
+
+    @property
+    def lowest_level(self) -> int:
+        """The lowest threshold in effect (what the root logger must let through)."""
+        return min([self.level or logging.DEBUG, *self._namespace_levels.values()])
+
+    def threshold_for(self, name: str) -> int:
+        """The level a record from logger ``name`` must reach to be emitted."""
+        cached = self._threshold_cache.get(name)
+        if cached is not None:
+            return cached
+        best, best_len = self.level, -1
+        for namespace, level in self._namespace_levels.items():
+            if (name == namespace or name.startswith(namespace + ".")) and len(namespace) > best_len:
+                best, best_len = level, len(namespace)
+        if len(self._threshold_cache) < 10_000:
+            self._threshold_cache[name] = best
+        return best
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Apply the namespace thresholds, then any attached filters."""
+        if record.levelno < self.threshold_for(record.name):
+            return False
+        return bool(super().filter(record))
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter by level and namespace, then emit; bypasses the handler-level check."""
+        rv = self.filter(record)
+        if rv:
+            with self.lock:  # type: ignore[union-attr]
+                self.emit(record)
+        return rv
+
+    # ------------------------------------------------------------------ rendering
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._ts_second:
+            self._ts_second = second
+            self._ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        micros = int((created - second) * 1_000_000)
+        return f"{self._ts_prefix}.{min(micros, 999_999):06d}Z"
+
+    def render(self, record: logging.LogRecord) -> bytes:
+        """Render ``record`` as one newline-terminated JSON object line. Never raises."""
+        try:
+            return self._render(record)
+        except Exception as exc:  # noqa: BLE001 - a log line must never be lost
+            fallback = {
+                "timestamp": self._timestamp(time.time()),
+                "level": level_name(getattr(record, "levelno", logging.ERROR)),
+                "event": redact(
+                    f"{getattr(record, 'msg', '')!r} (trio_coord could not render this record: {exc!r})"
+                ),
+                "logger": str(getattr(record, "name", "")),
+            }
+            return json.dumps(fallback, ensure_ascii=True).encode("ascii") + b"\n"
+
+    def _render(self, record: logging.LogRecord) -> bytes:
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # noqa: BLE001 - bad %-args must not lose the line
+            message = f"{record.msg!r} % {record.args!r} (formatting failed: {exc})"
+        masking = has_secrets()
+        out: dict[str, object] = {
+            "timestamp": self._timestamp(record.created),
+            "level": level_name(record.levelno),
+            "event": redact(message) if masking else message,
+            "logger": record.name,
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key not in out:
+                _add_field(out, key, value, masking, 0)
+        if record.exc_info and record.exc_info[1] is not None:
+            out["exception"] = exception_to_list(record.exc_info[1], masking)
+        elif record.exc_text:
+            out["exception_text"] = redact(record.exc_text) if masking else record.exc_text
+        if record.stack_info:
+            out["stack"] = redact(record.stack_info) if masking else record.stack_info
+        text = json.dumps(out, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8", "replace") + b"\n"
+
+    # ------------------------------------------------------------------ buffering
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Render and queue one record. Never blocks, never raises."""
+        self._lines += 1
+        self._enqueue(self.render(record))
+
+    def _enqueue(self, line: bytes) -> None:
+        if self._mode == "fallback" or self._buffered + len(line) > self._max_buffer:
+            self._write_fallback(line, 1)
+            return
+        self._chunks.append(line)
+        self._buffered += len(line)
+        self._buffered_lines += 1
+        if self._mode == "connected" and not self._wake_pending:
+            self._wake_pending = True
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        if threading.get_ident() == self._trio_thread:
+            self._wakeup.set()
+            return
+        token = self._token
+        try:
+            if token is None:
+                raise trio.RunFinishedError
+            token.run_sync_soon(self._wakeup.set)
+        except trio.RunFinishedError:
+            self._to_fallback_locked()
+
+    def _write_fallback(self, data: bytes, lines: int) -> None:
+        self._lines_to_fallback += lines
+        with contextlib.suppress(Exception):  # nowhere left to report to
+            self._fallback(data)
+
+    def _to_fallback_locked(self) -> None:
+        """Switch to the fallback and move anything buffered there (lock held)."""
+        self._mode = "fallback"
+        chunks, self._chunks = self._chunks, []
+        lines, self._buffered_lines = self._buffered_lines, 0
+        self._buffered = 0
+        if chunks:
+            self._write_fallback(b"".join(chunks), lines)
+        self._drained.set()
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def connected(self) -> bool:
+        """Whether a sender task is shipping lines to the socket."""
+        return self._mode == "connected"
+
+    def statistics(self) -> LogStatistics:
+        """Return a snapshot of the counters."""
+        return LogStatistics(
+            lines=self._lines,
+            lines_sent=self._lines_sent,
+            lines_to_fallback=self._lines_to_fallback,
+            batches_sent=self._batches,
+            bytes_sent=self._bytes_sent,
+            buffered_bytes=self._buffered,
+            connected=self.connected,
+        )
+
+    async def run_sender(
+        self,
+        stream: trio.abc.SendStream,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Ship buffered and future lines to ``stream`` until cancelled or it fails.
+
+        Start it with ``await nursery.start(handler.run_sender, stream)``:
+        everything buffered so far is flushed first, in order. If the stream
+        fails, the unsent lines and all later ones go to the fallback; this
+        method then returns (it never raises for a broken socket).
+        """
+        with self.lock:  # type: ignore[union-attr]
+            if self._mode == "connected":
+                raise RuntimeError("this SocketLogHandler is already connected")
+            self._mode = "connected"
+            self._token = trio.lowlevel.current_trio_token()
+            self._trio_thread = threading.get_ident()
+            self._wakeup = trio.Event()
+            self._drained = trio.Event()
+            self._wake_pending = bool(self._chunks)
+            if self._chunks:
+                self._wakeup.set()
+        task_status.started()
+        try:
+            while True:
+                await self._wakeup.wait()
+                with self.lock:  # type: ignore[union-attr]
+                    chunks, self._chunks = self._chunks, []
+                    lines, self._buffered_lines = self._buffered_lines, 0
+                    self._buffered = 0
+                    self._wakeup = trio.Event()
+                    self._wake_pending = False
+                    self._sending = bool(chunks)
+                if not chunks:
+                    continue
+                data = b"".join(chunks)
+                try:
+                    await stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    with self.lock:  # type: ignore[union-attr]
+                        self._write_fallback(data, lines)
+                        self._to_fallback_locked()
+                    return
+                finally:
+                    self._sending = False
+                self._lines_sent += lines
+                self._batches += 1
+                self._bytes_sent += len(data)
+                with self.lock:  # type: ignore[union-attr]
+                    if not self._chunks:
+                        drained, self._drained = self._drained, trio.Event()
+                        drained.set()
+        finally:
+            with self.lock:  # type: ignore[union-attr]
+                if self._mode == "connected":
+                    self._to_fallback_locked()
+
+    async def wait_drained(self) -> None:
+        """Block until every line queued so far has been written (or diverted).
+
+        Use it under a timeout: a stalled socket never drains.
+        """
+        while True:
+            with self.lock:  # type: ignore[union-attr]
+                done = self._mode != "connected" or (not self._chunks and not self._sending)
+                drained = self._drained
+            if done:
+                await trio.lowlevel.checkpoint()
+                return
+            await drained.wait()
+
+    def detach(self) -> None:
+        """Stop using the socket: later lines go to the fallback (buffered ones too)."""
+        with self.lock:  # type: ignore[union-attr]
+            self._to_fallback_locked()
+
+    def close(self) -> None:
+        """Write anything still buffered to the fallback, then close."""
+        with self.lock:  # type: ignore[union-attr]
+            if self._chunks:
+                self._to_fallback_locked()
+        super().close()
+
+
+def _plain(value: object, masking: bool, depth: int) -> object:
+    """Convert ``value`` to something ``json.dumps`` encodes, masking strings."""
+    if isinstance(value, str):
+        return redact(value) if masking else value
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return {str(k): _plain(v, masking, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [_plain(v, masking, depth + 1) for v in value]
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
+        text = f"<unprintable {type(value).__name__}>"
+    return redact(text) if masking else text
+
+
+def _add_field(out: dict[str, object], key: str, value: object, masking: bool, depth: int) -> None:
+    """Add an extra field; a map becomes dotted keys (``{"db": {"host": h}}`` → ``db.host``)."""
+    if isinstance(value, Mapping) and depth < _MAX_DEPTH:
+        for sub_key, sub_value in value.items():
+            _add_field(out, f"{key}.{sub_key}", sub_value, masking, depth + 1)
+        return
+    if key in _RESERVED_KEYS:
+        return  # standard fields win over attributes
+    out[key] = _plain(value, masking, 0)
+
+
+def exception_to_list(exc: BaseException, masking: bool = True) -> list[dict[str, object]]:
+    """Render an exception as structlog's dict traceback (outermost first, then causes)."""
+    result: list[dict[str, object]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    is_cause = False
+    while current is not None and id(current) not in seen and len(result) < 10:
+        seen.add(id(current))
+        result.append(_exception_entry(current, is_cause, masking, 0))
+        if current.__cause__ is not None:
+            current, is_cause = current.__cause__, True
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, is_cause = current.__context__, False
+        else:
+            current = None
+    return result
+
+
+def _exception_entry(exc: BaseException, is_cause: bool, masking: bool, depth: int) -> dict[str, object]:
+    def text(value: str) -> str:
+        return redact(value) if masking else value
+
+    try:
+        value = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
+        value = f"<unprintable {type(exc).__name__}>"
+    frames = [
+        {"filename": frame.filename, "lineno": frame.lineno, "name": frame.name}
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    if len(frames) > _MAX_FRAMES:
+        half = _MAX_FRAMES // 2
+        frames = frames[:half] + frames[-half:]
+    syntax_error: dict[str, object] | None = None
+    if isinstance(exc, SyntaxError):
+        syntax_error = {
+            "offset": exc.offset,
+            "filename": exc.filename,
+            "line": text(exc.text or ""),
+            "lineno": exc.lineno,
+            "msg": text(exc.msg or ""),
+        }
+    notes = getattr(exc, "__notes__", None) or []
+    entry: dict[str, object] = {
+        "exc_type": type(exc).__name__,
+        "exc_value": text(value),
+        "exc_notes": [text(str(note)) for note in notes],
+        "syntax_error": syntax_error,
+        "is_cause": is_cause,
+        "frames": frames,
+        "is_group": isinstance(exc, BaseExceptionGroup),
+        "exceptions": [],
+    }
+    if isinstance(exc, BaseExceptionGroup) and depth < 5:
+        entry["exceptions"] = [
+            [_exception_entry(sub, False, masking, depth + 1)] for sub in exc.exceptions[:20]
+        ]
+    return entry
+
+
+def install_log_handler(
+    handler: SocketLogHandler | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> SocketLogHandler:
+    """Attach a :class:`SocketLogHandler` to the root logger (from the environment by default).
+
+    Sets the root logger's level to the lowest threshold in effect, so that
+    namespace levels below the global one still see their records, and routes
+    :mod:`warnings` into logging.
+    """
+    handler = handler or SocketLogHandler.from_env(env)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(handler.lowest_level)
+    logging.captureWarnings(True)
+    return handler

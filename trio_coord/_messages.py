@@ -1,0 +1,639 @@
+"""Typed coordinator messages (sans-I/O): decoded from and encoded to wire maps.
+
+Incoming messages (``StartupDetails`` and the request results) are frozen
+dataclasses built by ``from_wire(body)``. Decoding ignores unknown keys and
+accepts absent optional keys, because the 1.3.2 supervisor omits keys whose
+value equals the default in several replies, and the executor-side models may
+grow fields.
+
+Outgoing requests are frozen dataclasses that validate their fields when they
+are constructed (:class:`LocalProtocolError`) and render themselves with
+``to_wire()``. The supervisor drops, without replying, any request it cannot
+validate, so local validation is what keeps a task from hanging. The field
+rules come from task-sdk 1.3.2's ``schema.json`` (see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar, Final, Literal
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._framing import utc_now
+from ._wire import (
+    JsonValue,
+    Reader,
+    check_aware,
+    check_items,
+    check_json_value,
+    check_non_empty,
+)
+
+__all__ = [
+    "SUPERVISOR_SCHEMA_VERSION",
+    "AssetEventReference",
+    "AssetProfile",
+    "BundleInfo",
+    "Connection",
+    "DagRun",
+    "DeleteXCom",
+    "ErrorResponse",
+    "GetConnection",
+    "GetVariable",
+    "GetXCom",
+    "MaskSecret",
+    "Request",
+    "RetryTask",
+    "SetXCom",
+    "StartupDetails",
+    "SucceedTask",
+    "TIRunContext",
+    "TaskInstance",
+    "TaskState",
+    "TerminalMessage",
+    "VariableResult",
+    "XComResult",
+]
+
+#: The dated supervisor wire-schema version trio_coord speaks. Reported in the
+#: bundle manifest as ``sdk.supervisor_schema_version``; task-sdk 1.3.2 knows
+#: only this one.
+SUPERVISOR_SCHEMA_VERSION: Final = "2026-06-16"
+
+
+# --------------------------------------------------------------------------
+# Incoming: StartupDetails and its parts
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstance:
+    """The task instance being run (``StartupDetails.ti``)."""
+
+    id: str
+    task_id: str
+    dag_id: str
+    run_id: str
+    try_number: int
+    dag_version_id: str
+    map_index: int = -1
+    hostname: str | None = None
+    context_carrier: dict[str, object] | None = None
+    queue: str = "default"
+
+    @property
+    def is_mapped(self) -> bool:
+        """Whether this is one instance of a mapped task (``map_index >= 0``)."""
+        return self.map_index >= 0
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "TaskInstance") -> TaskInstance:
+        """Decode from a wire map.
+
+        Raises:
+            RemoteProtocolError: a required field is missing, mistyped or empty,
+                or ``try_number`` is below 1.
+        """
+        r = Reader(data, where)
+        ti = cls(
+            id=r.string("id"),
+            task_id=r.string("task_id"),
+            dag_id=r.string("dag_id"),
+            run_id=r.string("run_id"),
+            try_number=r.integer("try_number"),
+            dag_version_id=r.string("dag_version_id", ""),
+            map_index=r.integer("map_index", -1),
+            hostname=r.opt_string("hostname"),
+            context_carrier=r.opt_map("context_carrier"),
+            queue=r.string("queue", "default") if r.data.get("queue") is not None else "default",
+        )
+        for name in ("id", "task_id", "dag_id", "run_id"):
+            if not getattr(ti, name):
+                raise RemoteProtocolError(f"{where}.{name} must not be empty")
+        if ti.try_number < 1:
+            raise RemoteProtocolError(f"{where}.try_number must be >= 1, got {ti.try_number}")
+        return ti
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    """The Dag bundle the (Python) stub Dag came from."""
+
+    name: str
+    version: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "BundleInfo") -> BundleInfo:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(name=r.string("name"), version=r.opt_string("version"))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetProfile:
+    """An asset reference: name and URI (plus ``extra`` where the wire has it)."""
+
+    name: str | None = None
+    uri: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "Asset") -> AssetProfile:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(name=r.opt_string("name"), uri=r.opt_string("uri"), extra=r.opt_map("extra") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class AssetEventReference:
+    """An asset event that triggered the Dag run (``consumed_asset_events``)."""
+
+    asset: AssetProfile
+    extra: dict[str, object]
+    source_task_id: str | None
+    source_dag_id: str | None
+    source_run_id: str | None
+    source_map_index: int | None
+    source_aliases: list[str]
+    timestamp: _dt.datetime | None
+    partition_key: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "AssetEvent") -> AssetEventReference:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(
+            asset=AssetProfile.from_wire(r.data.get("asset") or {}, f"{where}.asset"),
+            extra=r.opt_map("extra") or {},
+            source_task_id=r.opt_string("source_task_id"),
+            source_dag_id=r.opt_string("source_dag_id"),
+            source_run_id=r.opt_string("source_run_id"),
+            source_map_index=r.opt_integer("source_map_index"),
+            source_aliases=[alias.string("name") for alias in r.maps("source_aliases")],
+            timestamp=r.opt_datetime("timestamp"),
+            partition_key=r.opt_string("partition_key"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DagRun:
+    """The Dag run the task belongs to (``ti_context.dag_run``)."""
+
+    dag_id: str
+    run_id: str
+    logical_date: _dt.datetime | None = None
+    data_interval_start: _dt.datetime | None = None
+    data_interval_end: _dt.datetime | None = None
+    run_after: _dt.datetime | None = None
+    start_date: _dt.datetime | None = None
+    end_date: _dt.datetime | None = None
+    clear_number: int = 0
+    run_type: str = "manual"
+    state: str = "running"
+    conf: dict[str, object] | None = None
+    triggering_user_name: str | None = None
+    consumed_asset_events: list[AssetEventReference] = field(default_factory=list)
+    partition_key: str | None = None
+    partition_date: _dt.datetime | None = None
+    note: str | None = None
+    team_name: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "DagRun") -> DagRun:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(
+            dag_id=r.string("dag_id"),
+            run_id=r.string("run_id"),
+            logical_date=r.opt_datetime("logical_date"),
+            data_interval_start=r.opt_datetime("data_interval_start"),
+            data_interval_end=r.opt_datetime("data_interval_end"),
+            run_after=r.opt_datetime("run_after"),
+            start_date=r.opt_datetime("start_date"),
+            end_date=r.opt_datetime("end_date"),
+            clear_number=r.integer("clear_number", 0),
+            run_type=r.string("run_type", "manual"),
+            state=r.string("state", "running"),
+            conf=r.opt_map("conf"),
+            triggering_user_name=r.opt_string("triggering_user_name"),
+            consumed_asset_events=[
+                AssetEventReference.from_wire(item.data, item.where)
+                for item in r.maps("consumed_asset_events")
+            ],
+            partition_key=r.opt_string("partition_key"),
+            partition_date=r.opt_datetime("partition_date"),
+            note=r.opt_string("note"),
+            team_name=r.opt_string("team_name"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """An Airflow connection, as ``GetConnection`` returns it.
+
+    ``login`` and ``password`` keep ``None`` and ``""`` apart. ``extra`` is
+    the raw JSON string; :attr:`extra_dejson` parses it. The ``repr`` never
+    shows the password or the extra.
+    """
+
+    conn_id: str
+    conn_type: str
+    host: str | None = None
+    schema: str | None = None
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    port: int | None = None
+    extra: str | None = field(default=None, repr=False)
+
+    @property
+    def extra_dejson(self) -> dict[str, object]:
+        """``extra`` parsed as a JSON object; ``{}`` when empty or not an object.
+
+        Raises:
+            ValueError: ``extra`` is set but is not valid JSON.
+        """
+        if not self.extra:
+            return {}
+        try:
+            value = json.loads(self.extra)
+        except ValueError as exc:
+            raise ValueError(f"connection {self.conn_id!r}: extra is not valid JSON ({exc})") from None
+        return value if isinstance(value, dict) else {}
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "ConnectionResult") -> Connection:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(
+            conn_id=r.string("conn_id"),
+            conn_type=r.string("conn_type"),
+            host=r.opt_string("host"),
+            schema=r.opt_string("schema"),
+            login=r.opt_string("login"),
+            password=r.opt_string("password"),
+            port=r.opt_integer("port"),
+            extra=r.opt_string("extra"),
+        )
+
+
+#: Go name for :class:`Connection` (``execution.ConnectionResult``).
+ConnectionResult = Connection
+
+
+@dataclass(frozen=True, slots=True)
+class VariableResult:
+    """The reply to ``GetVariable``."""
+
+    key: str
+    value: str | None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "VariableResult") -> VariableResult:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(key=r.string("key"), value=r.opt_string("value"))
+
+
+@dataclass(frozen=True, slots=True)
+class XComResult:
+    """The reply to ``GetXCom``; ``value`` is ``None`` when no XCom exists."""
+
+    key: str
+    value: JsonValue
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "XComResult") -> XComResult:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        return cls(key=r.string("key", ""), value=r.json("value"))
+
+
+@dataclass(frozen=True, slots=True)
+class TIRunContext:
+    """The run context the Execution API returned when the task started."""
+
+    dag_run: DagRun
+    max_tries: int
+    task_reschedule_count: int = 0
+    variables: list[VariableResult] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    next_method: str | None = None
+    next_kwargs: dict[str, object] | str | None = None
+    xcom_keys_to_clear: list[str] = field(default_factory=list)
+    should_retry: bool = False
+    start_date: _dt.datetime | None = None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "TIRunContext") -> TIRunContext:
+        """Decode from a wire map."""
+        r = Reader(data, where)
+        next_kwargs = r.data.get("next_kwargs")
+        if next_kwargs is not None and not isinstance(next_kwargs, (dict, str)):
+            raise RemoteProtocolError(f"{where}.next_kwargs: expected map, str or nil")
+        return cls(
+            dag_run=DagRun.from_wire(r.data.get("dag_run"), f"{where}.dag_run"),
+            max_tries=r.integer("max_tries", 0),
+            task_reschedule_count=r.integer("task_reschedule_count", 0),
+            variables=[VariableResult.from_wire(v.data, v.where) for v in r.maps("variables")],
+            connections=[Connection.from_wire(c.data, c.where) for c in r.maps("connections")],
+            next_method=r.opt_string("next_method"),
+            next_kwargs=next_kwargs,
+            xcom_keys_to_clear=r.string_list("xcom_keys_to_clear"),
+            should_retry=r.boolean("should_retry", False),
+            start_date=r.opt_datetime("start_date"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StartupDetails:
+    """The first frame the supervisor sends: what to run, and in which context."""
+
+    type_name: ClassVar[str] = "StartupDetails"
+
+    ti: TaskInstance
+    dag_rel_path: str
+    bundle_info: BundleInfo
+    start_date: _dt.datetime
+    ti_context: TIRunContext
+    sentry_integration: str = ""
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "StartupDetails") -> StartupDetails:
+        """Decode from a wire map.
+
+        Raises:
+            RemoteProtocolError: the map is not a valid ``StartupDetails``,
+                naming the first offending field.
+        """
+        r = Reader(data, where)
+        kind = r.data.get("type")
+        if kind is not None and kind != cls.type_name:
+            raise RemoteProtocolError(f"{where}: expected type 'StartupDetails', got {kind!r}")
+        return cls(
+            ti=TaskInstance.from_wire(r.data.get("ti"), f"{where}.ti"),
+            dag_rel_path=r.string("dag_rel_path", ""),
+            bundle_info=BundleInfo.from_wire(
+                r.data.get("bundle_info") or {"name": ""}, f"{where}.bundle_info"
+            ),
+            start_date=r.datetime("start_date") if r.data.get("start_date") is not None else utc_now(),
+            ti_context=TIRunContext.from_wire(r.data.get("ti_context"), f"{where}.ti_context"),
+            sentry_integration=r.string("sentry_integration", "") if r.data.get("sentry_integration") else "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """An error the supervisor reported, in the body or the error slot."""
+
+    error: str
+    detail: dict[str, object] | None = None
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "ErrorResponse") -> ErrorResponse:
+        """Decode from a wire map; an off-schema ``detail`` is kept under ``"raw"``."""
+        r = Reader(data, where)
+        error = r.data.get("error", "GENERIC_ERROR")
+        detail = r.data.get("detail")
+        if detail is not None and not isinstance(detail, dict):
+            detail = {"raw": detail}
+        return cls(error=str(error), detail=detail)
+
+
+# --------------------------------------------------------------------------
+# Outgoing: requests
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Base of every runtime→supervisor message.
+
+    Subclasses set ``type_name`` (the wire ``type``) and, for requests that
+    get a body back, ``reply_types`` (the accepted reply ``type`` values; an
+    empty tuple means the supervisor answers ``[id, nil, nil]``). Fields named
+    in ``omit_if_none`` are left out of the wire map when they are ``None``
+    (the rest are always sent: some supervisor models require keys even when
+    nil).
+    """
+
+    type_name: ClassVar[str] = ""
+    reply_types: ClassVar[tuple[str, ...]] = ()
+    omit_if_none: ClassVar[frozenset[str]] = frozenset()
+    terminal: ClassVar[bool] = False
+
+    def to_wire(self) -> dict[str, object]:
+        """Render as a wire map with its ``type``."""
+        body: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.omit_if_none:
+                continue
+            body[f.name] = value
+        body["type"] = self.type_name
+        return body
+
+    def describe(self) -> str:
+        """A short human description naming the request, for error messages."""
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "value" or value is None:
+                continue
+            if isinstance(value, (str, int, bool)) and len(repr(value)) <= 80:
+                parts.append(f"{f.name}={value!r}")
+        return f"{self.type_name}({', '.join(parts)})"
+
+
+@dataclass(frozen=True, slots=True)
+class GetVariable(Request):
+    """Ask for a variable. Reply: ``VariableResult`` or ``VARIABLE_NOT_FOUND``."""
+
+    type_name: ClassVar[str] = "GetVariable"
+    reply_types: ClassVar[tuple[str, ...]] = ("VariableResult",)
+
+    key: str
+
+    def __post_init__(self) -> None:
+        check_non_empty(self.key, "GetVariable.key")
+
+
+@dataclass(frozen=True, slots=True)
+class GetConnection(Request):
+    """Ask for a connection. Reply: ``ConnectionResult`` or ``CONNECTION_NOT_FOUND``."""
+
+    type_name: ClassVar[str] = "GetConnection"
+    reply_types: ClassVar[tuple[str, ...]] = ("ConnectionResult",)
+
+    conn_id: str
+
+    def __post_init__(self) -> None:
+        check_non_empty(self.conn_id, "GetConnection.conn_id")
+
+
+def _check_map_index(value: object, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LocalProtocolError(f"{what} must be an int or None, got {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class GetXCom(Request):
+    """Ask for an XCom value. Reply: ``XComResult`` (``value`` nil when absent)."""
+
+    type_name: ClassVar[str] = "GetXCom"
+    reply_types: ClassVar[tuple[str, ...]] = ("XComResult",)
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"map_index"})
+
+    key: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int | None = None
+    include_prior_dates: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("key", "dag_id", "run_id", "task_id"):
+            check_non_empty(getattr(self, name), f"GetXCom.{name}")
+        _check_map_index(self.map_index, "GetXCom.map_index")
+        if not isinstance(self.include_prior_dates, bool):
+            raise LocalProtocolError("GetXCom.include_prior_dates must be a bool")
+
+
+@dataclass(frozen=True, slots=True)
+class SetXCom(Request):
+    """Store an XCom value. Reply: nil."""
+
+    type_name: ClassVar[str] = "SetXCom"
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"map_index", "mapped_length"})
+
+    key: str
+    value: JsonValue
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int | None = None
+    mapped_length: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("key", "dag_id", "run_id", "task_id"):
+            check_non_empty(getattr(self, name), f"SetXCom.{name}")
+        _check_map_index(self.map_index, "SetXCom.map_index")
+        _check_map_index(self.mapped_length, "SetXCom.mapped_length")
+        check_json_value(self.value, f"XCom {self.key!r} value")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteXCom(Request):
+    """Delete an XCom. Reply: nil."""
+
+    type_name: ClassVar[str] = "DeleteXCom"
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"map_index"})
+
+    key: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("key", "dag_id", "run_id", "task_id"):
+            check_non_empty(getattr(self, name), f"DeleteXCom.{name}")
+        _check_map_index(self.map_index, "DeleteXCom.map_index")
+
+
+@dataclass(frozen=True, slots=True)
+class MaskSecret(Request):
+    """Register a value with the supervisor's log masker. Reply: nil."""
+
+    type_name: ClassVar[str] = "MaskSecret"
+
+    value: JsonValue
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        check_json_value(self.value, "MaskSecret.value")
+        if self.name is not None and not isinstance(self.name, str):
+            raise LocalProtocolError("MaskSecret.name must be a str or None")
+
+
+# --------------------------------------------------------------------------
+# Outgoing: terminal messages
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SucceedTask(Request):
+    """Terminal: the task succeeded. ``task_outlets``/``outlet_events`` are lists, never nil."""
+
+    type_name: ClassVar[str] = "SucceedTask"
+    terminal: ClassVar[bool] = True
+
+    end_date: _dt.datetime = field(default_factory=utc_now)
+    task_outlets: list[dict[str, object]] = field(default_factory=list)
+    outlet_events: list[dict[str, object]] = field(default_factory=list)
+    rendered_map_index: str | None = None
+    state: Literal["success"] = "success"
+
+    def __post_init__(self) -> None:
+        check_aware(self.end_date, "SucceedTask.end_date")
+        object.__setattr__(self, "task_outlets", check_items(self.task_outlets, "SucceedTask.task_outlets"))
+        object.__setattr__(
+            self, "outlet_events", check_items(self.outlet_events, "SucceedTask.outlet_events")
+        )
+        for index, event in enumerate(self.outlet_events):
+            check_json_value(event, f"outlet_events[{index}]")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState(Request):
+    """Terminal: the task ended ``failed``, ``skipped`` or ``removed``."""
+
+    type_name: ClassVar[str] = "TaskState"
+    terminal: ClassVar[bool] = True
+    STATES: ClassVar[frozenset[str]] = frozenset({"failed", "skipped", "removed"})
+
+    state: Literal["failed", "skipped", "removed"]
+    end_date: _dt.datetime | None = field(default_factory=utc_now)
+    rendered_map_index: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in self.STATES:
+            raise LocalProtocolError(
+                f"TaskState.state must be one of failed, skipped, removed; got {self.state!r}"
+            )
+        if self.end_date is not None:
+            check_aware(self.end_date, "TaskState.end_date")
+
+
+#: The most characters of a retry reason sent (the Python task runner's limit).
+RETRY_REASON_LIMIT: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RetryTask(Request):
+    """Terminal: the task failed and should be retried."""
+
+    type_name: ClassVar[str] = "RetryTask"
+    terminal: ClassVar[bool] = True
+
+    end_date: _dt.datetime = field(default_factory=utc_now)
+    retry_reason: str | None = None
+    retry_delay_seconds: float | None = None
+    rendered_map_index: str | None = None
+    state: Literal["up_for_retry"] = "up_for_retry"
+
+    def __post_init__(self) -> None:
+        check_aware(self.end_date, "RetryTask.end_date")
+        if self.retry_reason is not None:
+            if not isinstance(self.retry_reason, str):
+                raise LocalProtocolError("RetryTask.retry_reason must be a str or None")
+            if len(self.retry_reason) > RETRY_REASON_LIMIT:
+                object.__setattr__(self, "retry_reason", self.retry_reason[: RETRY_REASON_LIMIT - 1] + "…")
+
+
+#: A message that ends the task: exactly one is sent per run.
+TerminalMessage = SucceedTask | TaskState | RetryTask

@@ -1,0 +1,87 @@
+"""The example bundle shipped with trio_coord.
+
+Run it locally right after installing::
+
+    python -m trio_coord run trio_coord.example example_etl extract --var example_rows='[1, 2, 3]'
+
+Dag ``example_etl``:
+
+* ``extract`` reads the JSON variable ``example_rows`` (a default when it is
+  missing) and returns the rows (pushed as the ``return_value`` XCom);
+* ``transform`` pulls them, sums them in concurrent trio tasks and returns the
+  total (and pushes ``row_count``);
+* ``load`` needs the connection ``example_warehouse``; without it the task is
+  skipped.
+
+Dag ``example_retry`` has ``flaky``, which fails on its first try and succeeds
+on the next one.
+"""
+
+from __future__ import annotations
+
+import trio
+import trio.lowlevel
+
+from trio_coord import Bundle, ConnectionNotFound, JsonValue, SkipTask, TaskContext
+
+bundle = Bundle(name="trio_coord-example", version="1.0.0")
+etl = bundle.dag("example_etl")
+
+
+@etl.task
+async def extract(ctx: TaskContext) -> list[JsonValue]:
+    """Read the rows to process from a variable."""
+    rows = await ctx.client.get_json_variable("example_rows", default=None)
+    if rows is None:
+        rows = [1, 2, 3, 4]
+    if not isinstance(rows, list):
+        raise ValueError(f"variable example_rows must be a JSON list, got {type(rows).__name__}")
+    ctx.log.info("extracted %d rows", len(rows), extra={"rows": len(rows)})
+    return rows
+
+
+@etl.task
+async def transform(ctx: TaskContext) -> dict[str, object]:
+    """Sum the extracted rows, one trio task per row."""
+    rows = await ctx.xcom_pull("extract")
+    if not isinstance(rows, list):
+        rows = []
+    results: list[float] = []
+
+    async def weigh(row: object) -> None:
+        await trio.lowlevel.checkpoint()
+        results.append(float(row) if isinstance(row, (int, float)) else 0.0)
+
+    async with trio.open_nursery() as nursery:
+        for row in rows:
+            nursery.start_soon(weigh, row)
+    await ctx.xcom_push("row_count", len(rows))
+    total = sum(results)
+    ctx.log.info("transformed %d rows", len(rows), extra={"total": total})
+    return {"total": total, "rows": len(rows)}
+
+
+@etl.task(task_id="load")
+async def load_rows(ctx: TaskContext) -> None:
+    """Write the summary to the warehouse connection (skipped without one)."""
+    try:
+        conn = await ctx.client.get_connection("example_warehouse")
+    except ConnectionNotFound:
+        raise SkipTask("no example_warehouse connection configured") from None
+    summary = await ctx.xcom_pull("transform")
+    ctx.log.info(
+        "loading summary into %s", conn.host, extra={"conn_type": conn.conn_type, "summary": summary}
+    )
+
+
+retry = bundle.dag("example_retry")
+
+
+@retry.task
+async def flaky(ctx: TaskContext) -> str:
+    """Fail on the first try; succeed on any later one."""
+    await ctx.xcom_push("attempt", ctx.try_number)
+    if ctx.try_number < 2:
+        raise RuntimeError("transient failure on the first try")
+    ctx.log.info("succeeded on try %d", ctx.try_number)
+    return f"ok on try {ctx.try_number}"
