@@ -190,14 +190,15 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bund
             supervisor.set_connection(parse_connection(conn_id, text))
         except ValueError as exc:
             _usage_error(parser, f"--conn {conn_id}: {exc}")
-    conf: object = None
+    conf: dict[str, object] | None = None
     if args.conf is not None:
         try:
-            conf = json.loads(args.conf)
+            parsed = json.loads(args.conf)
         except ValueError as exc:
             _usage_error(parser, f"--conf is not valid JSON: {exc}")
-        if not isinstance(conf, dict):
+        if not isinstance(parsed, dict):
             _usage_error(parser, "--conf must be a JSON object")
+        conf = parsed
     if args.try_number < 1:
         _usage_error(parser, "--try-number must be at least 1")
     target = bundle or _load(parser, args.bundle)

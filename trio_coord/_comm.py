@@ -363,10 +363,15 @@ class CoordinatorComm:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         payload = encode_request(frame_id, body)
-        if self.closed:
-            raise self._dispatcher_closed()
         prefix = frame_prefix(len(payload))
+        if self.closed:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            raise self._dispatcher_closed()
         self._requests_sent += 1
+        await self._write_and_wait(prefix, payload)
+
+    async def _write_and_wait(self, prefix: bytes, payload: bytes) -> None:
+        """Queue a frame and return once it has been handed to the OS."""
         seq = await self._write(prefix, payload)
         while self._written_seq < seq:  # queued behind another writer
             await self._flushed.wait()
@@ -419,11 +424,7 @@ class CoordinatorComm:
         """
         pending = await self._register(body)
         try:
-            seq = await self._write(pending.prefix, pending.payload)
-            while self._written_seq < seq:  # queued behind another writer
-                await self._flushed.wait()
-                if self.closed:
-                    raise self._dispatcher_closed()
+            await self._write_and_wait(pending.prefix, pending.payload)
         except BaseException:
             pending.abandon()
             raise
@@ -432,6 +433,7 @@ class CoordinatorComm:
     async def _register(self, body: Mapping[str, object]) -> PendingReply:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.closed:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # fail fast, but still a schedule point
             raise self._dispatcher_closed()
         while len(self._pending) >= self._max_in_flight:
             await self._slot_waiters.park()

@@ -6,6 +6,9 @@ from ._supervisor import (
     EmbeddedSupervisor as EmbeddedSupervisor,
 )
 from ._supervisor import (
+    StartupOptions as StartupOptions,
+)
+from ._supervisor import (
     SupervisorStore as SupervisorStore,
 )
 from ._supervisor import (
@@ -23,6 +26,7 @@ from ._supervisor import (
 
 __all__ = [
     "EmbeddedSupervisor",
+    "StartupOptions",
     "SupervisorStore",
     "TaskRun",
     "XComKey",

@@ -35,7 +35,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import trio
 
@@ -47,9 +47,21 @@ from .._messages import Connection
 from .._serve import ServeOptions, serve
 from .._wire import JsonValue
 
-__all__ = ["EmbeddedSupervisor", "SupervisorStore", "TaskRun", "XComKey"]
+__all__ = ["EmbeddedSupervisor", "StartupOptions", "SupervisorStore", "TaskRun", "XComKey"]
 
 _ACCEPT_TIMEOUT: Final = 10.0
+
+
+class StartupOptions(TypedDict, total=False):
+    """What a run's ``StartupDetails`` may vary (see :meth:`EmbeddedSupervisor.startup_details`)."""
+
+    run_id: str
+    try_number: int
+    max_tries: int
+    map_index: int
+    logical_date: _dt.datetime | None
+    conf: Mapping[str, object] | None
+    queue: str
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -298,13 +310,25 @@ class EmbeddedSupervisor:
         store: the variables, connections and XComs (a fresh one by default);
             it is shared by every run of this supervisor, so runs can be chained.
         accept_timeout: how long the runtime has to dial both sockets.
+        on_log: called with each log record as it arrives (for live output,
+            or for tests that act when the task reaches a point).
+
+    Attributes:
+        children: the child runtime processes currently running
+            (:meth:`run_command`), e.g. to deliver a signal in a test.
     """
 
     def __init__(
-        self, store: SupervisorStore | None = None, *, accept_timeout: float = _ACCEPT_TIMEOUT
+        self,
+        store: SupervisorStore | None = None,
+        *,
+        accept_timeout: float = _ACCEPT_TIMEOUT,
+        on_log: Callable[[dict[str, object]], None] | None = None,
     ) -> None:
         self.store = store or SupervisorStore()
         self.accept_timeout = accept_timeout
+        self.on_log = on_log
+        self.children: list[trio.Process] = []
 
     # ------------------------------------------------------------------ seeding
 
@@ -400,7 +424,7 @@ class EmbeddedSupervisor:
         *,
         log_handler: SocketLogHandler | None = None,
         serve_options: ServeOptions | None = None,
-        **startup: object,
+        **startup: Unpack[StartupOptions],
     ) -> TaskRun:
         """Run one task of ``bundle`` in this process, over loopback sockets.
 
@@ -441,7 +465,7 @@ class EmbeddedSupervisor:
         task_id: str,
         *,
         env: Mapping[str, str] | None = None,
-        **startup: object,
+        **startup: Unpack[StartupOptions],
     ) -> TaskRun:
         """Launch ``command --comm=… --logs=…`` as a child process and supervise it.
 
@@ -458,6 +482,7 @@ class EmbeddedSupervisor:
             process = await trio.lowlevel.open_process(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env
             )
+            self.children.append(process)
             try:
                 async with trio.open_nursery() as readers:
                     for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr")):
@@ -473,6 +498,7 @@ class EmbeddedSupervisor:
                     if process.returncode is None:
                         process.kill()
                         await process.wait()
+                self.children.remove(process)
 
         run_holder: list[TaskRun] = []
         return await self._supervise(launch, dag_id, task_id, startup, run_holder)
@@ -494,10 +520,10 @@ class EmbeddedSupervisor:
         launch: Callable[[tuple[str, int], tuple[str, int], list[int]], object],
         dag_id: str,
         task_id: str,
-        startup: Mapping[str, object],
+        startup: StartupOptions,
         holder: list[TaskRun] | None = None,
     ) -> TaskRun:
-        details = self.startup_details(dag_id, task_id, **startup)  # type: ignore[arg-type]
+        details = self.startup_details(dag_id, task_id, **startup)
         ti = details["ti"]
         assert isinstance(ti, dict)
         run = TaskRun(dag_id, task_id, str(ti["run_id"]), int(ti["try_number"]))
@@ -565,13 +591,14 @@ class EmbeddedSupervisor:
         if pending.strip():
             self._record_log(pending, run)
 
-    @staticmethod
-    def _record_log(line: bytes, run: TaskRun) -> None:
+    def _record_log(self, line: bytes, run: TaskRun) -> None:
         record, problem = validate_log_line(line)
         if problem is not None:
             run.problems.append(problem)
         if record is not None:
             run.logs.append(record)
+            if self.on_log is not None:
+                self.on_log(record)
 
     async def _serve_comm(
         self, stream: trio.SocketStream, details: Mapping[str, object], run: TaskRun

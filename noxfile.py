@@ -1,0 +1,99 @@
+# /// script
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
+
+Default (what CI runs): ``tests``, ``interop``, ``lint``, ``typecheck``.
+Opt-in: the version matrix (``nox -t matrix``), ``bench``.
+
+No session ever downloads an interpreter: the default sessions use the Python
+running nox, and the matrix sessions skip interpreters this machine lacks.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = False
+nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
+nox.options.sessions = ["tests", "interop", "lint", "typecheck"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
+
+# The oldest releases trio_coord supports, and the peers it interoperates with.
+OLDEST_RUNTIME_DEPS = ["trio==0.27.0", "msgpack==1.0.5", "outcome==1.2.0"]
+TASK_SDK_VERSIONS = ["1.3.0", "1.3.1", "1.3.2"]
+
+
+def _group(name: str) -> list[str]:
+    return nox.project.dependency_groups(PYPROJECT, name)
+
+
+def _install_project(session: nox.Session, *extra: str) -> None:
+    # Non-editable, so the tests exercise the installed package, not the tree.
+    session.install(".", *extra)
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    session.run("pytest", *args, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
+    _install_project(session, *_group("test"))
+    _pytest(session, "tests", "--ignore=tests/interop")
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """Run trio_coord under the real apache-airflow-task-sdk 1.3.2 supervisor."""
+    _install_project(session, *_group("interop"))
+    _pytest(session, "tests/interop")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and flake8-async."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("flake8", "trio_coord", "tests", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package and the tests."""
+    _install_project(session, *_group("typecheck"))
+    session.run("mypy")
+
+
+# ---------------------------------------------------------------------------
+# Opt-in matrix for users who pin versions: `nox -t matrix`
+# ---------------------------------------------------------------------------
+
+
+@nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)
+@nox.parametrize("deps", ["oldest", "latest"])
+def tests_matrix(session: nox.Session, deps: str) -> None:
+    """Unit tests on every supported Python found here, with the oldest and latest dependencies."""
+    _install_project(session, *_group("test"))
+    if deps == "oldest":
+        session.install(*OLDEST_RUNTIME_DEPS)
+    else:
+        session.install("--upgrade", "trio", "msgpack", "outcome")
+    _pytest(session, "tests", "--ignore=tests/interop")
+
+
+@nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)
+@nox.parametrize("task_sdk", TASK_SDK_VERSIONS)
+def interop_matrix(session: nox.Session, task_sdk: str) -> None:
+    """The interop suite against each task-sdk release that speaks schema 2026-06-16."""
+    _install_project(session, *_group("test"), f"apache-airflow-task-sdk=={task_sdk}")
+    _pytest(session, "tests/interop")
