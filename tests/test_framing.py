@@ -8,8 +8,7 @@ import struct
 
 import msgpack
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from trio_coord import MAX_FRAME_SIZE, FrameDecoder, LocalProtocolError, RemoteProtocolError
 from trio_coord._framing import (

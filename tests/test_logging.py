@@ -10,8 +10,7 @@ import threading
 import pytest
 import trio
 import trio.testing
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from trio_coord import SocketLogHandler
 from trio_coord._logging import parse_level, parse_namespace_levels

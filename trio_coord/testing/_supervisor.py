@@ -27,15 +27,12 @@ means ``failed``, or ``up_for_retry`` when the task could retry.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
-import math
 import os
 import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Final, TypedDict, Unpack
+from typing import Final, Unpack
 
 import trio
 
@@ -46,257 +43,13 @@ from .._logging import SocketLogHandler
 from .._messages import Connection
 from .._serve import ServeOptions, serve
 from .._wire import JsonValue
+from ._handlers import RequestHandlers
+from ._store import StartupOptions, SupervisorStore, TaskRun, XComKey
+from ._validation import TERMINAL_TYPES, validate_log_line, validate_request
 
-__all__ = ["EmbeddedSupervisor", "StartupOptions", "SupervisorStore", "TaskRun", "XComKey"]
+__all__ = ["EmbeddedSupervisor"]
 
 _ACCEPT_TIMEOUT: Final = 10.0
-
-
-class StartupOptions(TypedDict, total=False):
-    """What a run's ``StartupDetails`` may vary (see :meth:`EmbeddedSupervisor.startup_details`)."""
-
-    run_id: str
-    try_number: int
-    max_tries: int
-    map_index: int
-    logical_date: _dt.datetime | None
-    conf: Mapping[str, object] | None
-    queue: str
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class XComKey:
-    """Where an XCom lives: Dag, run, task, key and map index (-1 = unmapped)."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    key: str
-    map_index: int = -1
-
-
-@dataclass
-class SupervisorStore:
-    """The in-memory Execution API state: variables, connections, XComs."""
-
-    variables: dict[str, str | None] = field(default_factory=dict)
-    connections: dict[str, Connection] = field(default_factory=dict)
-    xcoms: dict[XComKey, JsonValue] = field(default_factory=dict)
-
-
-@dataclass
-class TaskRun:
-    """What happened during one supervised task run.
-
-    Attributes:
-        state: the final state the real supervisor would record
-            (``success``, ``failed``, ``skipped``, ``removed``,
-            ``up_for_retry``), or ``None`` when the runtime exited 0 without
-            a terminal message (the real one then leaves the TI running).
-        terminal: the terminal message body, if one arrived.
-        exit_code: the runtime's exit code.
-        requests: every request body, in arrival order (terminal included).
-        logs: every log record read from the logs socket, parsed.
-        xcoms_pushed: the XComs the task stored, by key.
-        problems: protocol violations the real supervisor would drop or
-            crash on.
-        output: what a child runtime wrote to stdout/stderr (command mode).
-    """
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    try_number: int
-    state: str | None = None
-    terminal: dict[str, object] | None = None
-    exit_code: int | None = None
-    requests: list[dict[str, object]] = field(default_factory=list)
-    logs: list[dict[str, object]] = field(default_factory=list)
-    xcoms_pushed: dict[str, JsonValue] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    output: list[str] = field(default_factory=list)
-
-    def xcom(self, key: str = "return_value") -> JsonValue:
-        """The value the task pushed under ``key`` (``None`` if none)."""
-        return self.xcoms_pushed.get(key)
-
-    def requests_of(self, kind: str) -> list[dict[str, object]]:
-        """The requests whose ``type`` is ``kind``."""
-        return [body for body in self.requests if body.get("type") == kind]
-
-    def log_events(self) -> list[str]:
-        """The ``event`` of every log record, in order."""
-        return [str(record.get("event", "")) for record in self.logs]
-
-
-# --------------------------------------------------------------------------
-# Request validation: what the 1.3.2 supervisor's models accept
-# --------------------------------------------------------------------------
-
-_Check = Callable[[object], bool]
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_aware(value: object) -> bool:
-    if isinstance(value, _dt.datetime):
-        return value.tzinfo is not None
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value).tzinfo is not None
-        except ValueError:
-            return False
-    return False
-
-
-def _is_json(value: object, depth: int = 0) -> bool:
-    if depth > 500:
-        return False
-    if value is None or isinstance(value, (bool, int, str)):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_is_json(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def _optional(check: _Check) -> _Check:
-    return lambda value: value is None or check(value)
-
-
-def _list_of_maps(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
-
-
-def _const(expected: str) -> _Check:
-    return lambda value: value == expected
-
-
-@dataclass(frozen=True)
-class _Spec:
-    required: Mapping[str, _Check]
-    optional: Mapping[str, _Check] = field(default_factory=dict)
-    forbid_extra: bool = False
-
-
-_XCOM_IDS: Final = {"key": _is_str, "dag_id": _is_str, "run_id": _is_str, "task_id": _is_str}
-
-REQUEST_SPECS: Final[Mapping[str, _Spec]] = {
-    "GetVariable": _Spec({"key": _is_str}),
-    "GetConnection": _Spec({"conn_id": _is_str}),
-    "GetXCom": _Spec(_XCOM_IDS, {"map_index": _optional(_is_int), "include_prior_dates": _is_bool}),
-    "SetXCom": _Spec(
-        {**_XCOM_IDS, "value": _is_json},
-        {"map_index": _optional(_is_int), "dag_result": _is_bool, "mapped_length": _optional(_is_int)},
-    ),
-    "DeleteXCom": _Spec(_XCOM_IDS, {"map_index": _optional(_is_int)}),
-    "MaskSecret": _Spec({"value": _is_json}, {"name": _optional(_is_str)}),
-    "SucceedTask": _Spec(
-        {"end_date": _is_aware},
-        {
-            "task_outlets": _optional(_list_of_maps),
-            "outlet_events": _optional(_list_of_maps),
-            "rendered_map_index": _optional(_is_str),
-            "state": _const("success"),
-        },
-        forbid_extra=True,
-    ),
-    "TaskState": _Spec(
-        {"state": lambda v: v in ("failed", "skipped", "removed")},
-        {"end_date": _optional(_is_aware), "rendered_map_index": _optional(_is_str)},
-    ),
-    "RetryTask": _Spec(
-        {"end_date": _is_aware},
-        {
-            "rendered_map_index": _optional(_is_str),
-            "retry_delay_seconds": _optional(_is_number),
-            "retry_reason": _optional(_is_str),
-            "state": _const("up_for_retry"),
-        },
-        forbid_extra=True,
-    ),
-}
-_TERMINAL_STATES: Final = {"SucceedTask": "success", "RetryTask": "up_for_retry"}
-
-
-def validate_request(body: Mapping[str, object]) -> str | None:
-    """Return why the supervisor would reject ``body``, or ``None`` if it is valid."""
-    kind = body.get("type")
-    if not isinstance(kind, str):
-        return "request body has no string 'type'"
-    spec = REQUEST_SPECS.get(kind)
-    if spec is None:
-        return f"{kind}: not a request type the embedded supervisor handles"
-    for name, check in spec.required.items():
-        if name not in body:
-            return f"{kind}: required field {name!r} is missing"
-        if not check(body[name]):
-            return f"{kind}: field {name!r} has an invalid value {body[name]!r}"
-    for name, value in body.items():
-        if name == "type" or name in spec.required:
-            continue
-        optional_check = spec.optional.get(name)
-        if optional_check is None:
-            if spec.forbid_extra:
-                return f"{kind}: unknown field {name!r} (this model forbids extra fields)"
-            continue
-        if not optional_check(value):
-            return f"{kind}: field {name!r} has an invalid value {value!r}"
-    return None
-
-
-def validate_log_line(line: bytes) -> tuple[dict[str, object] | None, str | None]:
-    """Parse one log line as the 1.3.2 supervisor does.
-
-    Returns:
-        The record (or ``None``) and, if the real supervisor would drop or
-        crash on it, why.
-    """
-    text = line.strip()
-    if not text:
-        return None, "empty log line (the supervisor logs it as malformed)"
-    try:
-        record = json.loads(text)
-    except ValueError:
-        return None, f"log line is not JSON: {text[:80]!r}"
-    if not isinstance(record, dict):
-        return None, f"log line is a JSON {type(record).__name__}, not an object (crashes the supervisor)"
-    if "level" not in record:
-        return record, "log line has no 'level' (crashes the supervisor)"
-    level = record.get("level")
-    if level not in ("critical", "exception", "error", "warn", "warning", "info", "debug"):
-        return record, f"log level {level!r} is silently dropped by the supervisor"
-    timestamp = record.get("timestamp")
-    if timestamp:
-        if not isinstance(timestamp, str):
-            return record, "log timestamp is not a string (crashes the supervisor)"
-        try:
-            _dt.datetime.fromisoformat(timestamp)
-        except ValueError:
-            return record, f"log timestamp {timestamp!r} is not RFC 3339 (crashes the supervisor)"
-    return record, None
-
-
-# --------------------------------------------------------------------------
-# The supervisor
-# --------------------------------------------------------------------------
 
 
 def _now() -> _dt.datetime:
@@ -326,6 +79,7 @@ class EmbeddedSupervisor:
         on_log: Callable[[dict[str, object]], None] | None = None,
     ) -> None:
         self.store = store or SupervisorStore()
+        self.handlers = RequestHandlers(self.store)
         self.accept_timeout = accept_timeout
         self.on_log = on_log
         self.children: list[trio.Process] = []
@@ -578,7 +332,7 @@ class EmbeddedSupervisor:
         if run.terminal is None:
             return None
         kind = str(run.terminal.get("type"))
-        return _TERMINAL_STATES.get(kind) or str(run.terminal.get("state"))
+        return TERMINAL_TYPES.get(kind) or str(run.terminal.get("state"))
 
     async def _read_logs(self, stream: trio.SocketStream, run: TaskRun) -> None:
         pending = b""
@@ -644,7 +398,7 @@ class EmbeddedSupervisor:
                 {"error": "GENERIC_ERROR", "detail": {"message": problem}, "type": "ErrorResponse"},
             )
         kind = str(body["type"])
-        if kind in ("SucceedTask", "TaskState", "RetryTask"):
+        if kind in TERMINAL_TYPES:
             if run.terminal is not None:
                 run.problems.append(f"second terminal message {kind} after {run.terminal.get('type')}")
             else:
@@ -665,56 +419,4 @@ class EmbeddedSupervisor:
                     },
                 )
             return encode_response(frame.id, None)
-        result = getattr(self, f"_handle_{kind}")(body, run)
-        return encode_response(frame.id, result)
-
-    def _handle_GetVariable(self, body: Mapping[str, object], run: TaskRun) -> dict[str, object]:  # noqa: N802
-        key = str(body["key"])
-        if key not in self.store.variables:
-            return {"error": "VARIABLE_NOT_FOUND", "detail": {"key": key}, "type": "ErrorResponse"}
-        return {"key": key, "value": self.store.variables[key], "type": "VariableResult"}
-
-    def _handle_GetConnection(self, body: Mapping[str, object], run: TaskRun) -> dict[str, object]:  # noqa: N802
-        conn_id = str(body["conn_id"])
-        conn = self.store.connections.get(conn_id)
-        if conn is None:
-            return {"error": "CONNECTION_NOT_FOUND", "detail": {"conn_id": conn_id}, "type": "ErrorResponse"}
-        return {
-            "conn_id": conn.conn_id,
-            "conn_type": conn.conn_type,
-            "host": conn.host,
-            "schema": conn.schema,
-            "login": conn.login,
-            "password": conn.password,
-            "port": conn.port,
-            "extra": conn.extra,
-            "type": "ConnectionResult",
-        }
-
-    @staticmethod
-    def _xcom_key(body: Mapping[str, object]) -> XComKey:
-        map_index = body.get("map_index")
-        return XComKey(
-            str(body["dag_id"]),
-            str(body["run_id"]),
-            str(body["task_id"]),
-            str(body["key"]),
-            map_index if isinstance(map_index, int) and map_index >= 0 else -1,
-        )
-
-    def _handle_GetXCom(self, body: Mapping[str, object], run: TaskRun) -> dict[str, object]:  # noqa: N802
-        key = self._xcom_key(body)
-        return {"key": key.key, "value": self.store.xcoms.get(key), "type": "XComResult"}
-
-    def _handle_SetXCom(self, body: Mapping[str, object], run: TaskRun) -> None:  # noqa: N802
-        key = self._xcom_key(body)
-        value: JsonValue = body["value"]  # type: ignore[assignment]
-        self.store.xcoms[key] = value
-        if (key.dag_id, key.run_id, key.task_id) == (run.dag_id, run.run_id, run.task_id):
-            run.xcoms_pushed[key.key] = value
-
-    def _handle_DeleteXCom(self, body: Mapping[str, object], run: TaskRun) -> None:  # noqa: N802
-        self.store.xcoms.pop(self._xcom_key(body), None)
-
-    def _handle_MaskSecret(self, body: Mapping[str, object], run: TaskRun) -> None:  # noqa: N802
-        return None
+        return encode_response(frame.id, self.handlers.answer(body, run))
