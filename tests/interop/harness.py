@@ -134,7 +134,7 @@ LOG_FOLDER: Final = _configure_process()
 
 # Airflow is imported only now, after the environment is in place.
 import attrs  # noqa: E402
-import httpx  # noqa: E402
+import httpx  # noqa: E402, ASYNC127 - Airflow's Client is built on httpx
 import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
 from airflow.executors.workloads import BundleInfo, ExecuteTask  # noqa: E402
 from airflow.executors.workloads.task import TaskInstanceDTO  # noqa: E402
