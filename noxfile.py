@@ -3,7 +3,7 @@
 # ///
 """Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
 
-Default (what CI runs): ``tests``, ``interop``, ``lint``, ``typecheck``.
+Default (what CI runs): ``tests``, ``faults``, ``interop``, ``lint``, ``typecheck``.
 Opt-in: the version matrix (``nox -t matrix``), ``bench``.
 
 No session ever downloads an interpreter: the default sessions use the Python
@@ -21,7 +21,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
-nox.options.sessions = ["tests", "interop", "lint", "typecheck"]
+nox.options.sessions = ["tests", "faults", "interop", "lint", "typecheck"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
@@ -48,7 +48,14 @@ def _pytest(session: nox.Session, *args: str) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
-    _pytest(session, "tests", "--ignore=tests/interop")
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults")
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """Fault injection: a misbehaving supervisor and misbehaving tasks (tests/faults)."""
+    _install_project(session, *_group("test"))
+    _pytest(session, "tests/faults")
 
 
 @nox.session

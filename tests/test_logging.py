@@ -377,3 +377,36 @@ def test_no_record_ever_produces_a_line_the_supervisor_rejects(
     assert problem is None, problem
     assert parsed is not None
     assert line.count(b"\n") == 1
+
+
+async def test_peer_closing_the_logs_socket_replays_recent_lines_to_the_fallback(io_budget: None) -> None:
+    sink = Sink()
+    handler = SocketLogHandler(fallback=sink)
+    log = make_logger(handler)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(handler.run_sender, client)
+        log.info("sent just before the peer vanished")
+        await handler.wait_drained()
+        await server.aclose()  # the supervisor went away (it never writes, so EOF means gone)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not handler.connected
+        log.info("after")
+    # TCP may have accepted bytes the peer never read: the recent batch is repeated on stderr
+    assert [line["event"] for line in sink.lines()] == ["sent just before the peer vanished", "after"]
+
+
+async def test_orderly_close_replays_nothing(io_budget: None) -> None:
+    sink = Sink()
+    handler = SocketLogHandler(fallback=sink)
+    log = make_logger(handler)
+    client, _server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(handler.run_sender, client)
+        log.info("delivered")
+        await handler.wait_drained()
+        handler.detach()
+        await client.aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert sink.data == b""

@@ -8,6 +8,7 @@ surfaces as :class:`RequestTimeout` naming it, never as a hang.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Final, TypeVar, overload
@@ -31,7 +32,7 @@ from ._messages import (
     VariableResult,
     XComResult,
 )
-from ._redact import register_secret
+from ._redact import is_sensitive_key, register_secret
 from ._wire import JsonValue
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "CoordinatorClient"]
@@ -133,16 +134,21 @@ class CoordinatorClient:
                 a missing variable raises :class:`~trio_coord.VariableNotFound`.
         """
         message = GetVariable(key)
-        if self.use_env and (value := os.environ.get(f"AIRFLOW_VAR_{key.upper()}")) is not None:
+        if self.use_env and (env_value := os.environ.get(f"AIRFLOW_VAR_{key.upper()}")) is not None:
             await trio.lowlevel.checkpoint()
-            return value
+            if is_sensitive_key(key):
+                register_secret(env_value)
+            return env_value
         try:
             reply = await self.request(message)
         except VariableNotFound:
             if default is _NO_DEFAULT:
                 raise
             return default
-        return VariableResult.from_wire(reply).value
+        value = VariableResult.from_wire(reply).value
+        if value and is_sensitive_key(key):
+            register_secret(value)
+        return value
 
     @overload
     async def get_json_variable(self, key: str) -> JsonValue: ...
@@ -175,14 +181,22 @@ class CoordinatorClient:
             ConnectionNotFound: no such connection.
         """
         message = GetConnection(conn_id)
-        if self.use_env and (found := connection_from_env(conn_id)) is not None:
+        found = connection_from_env(conn_id) if self.use_env else None
+        from_env = found is not None
+        if found is not None:
             await trio.lowlevel.checkpoint()
             connection = found
         else:
             connection = Connection.from_wire(await self.request(message))
-        for secret in (connection.password, connection.extra):
-            if secret:
-                register_secret(secret)
+        secrets = [secret for secret in (connection.password, connection.extra) if secret]
+        for secret in secrets:
+            register_secret(secret)
+        with contextlib.suppress(ValueError):
+            register_secret(connection.extra_dejson)  # sensitive keys inside extra, as Airflow does
+        if from_env:
+            # The supervisor never saw this connection: have it mask the secrets too.
+            for secret in secrets:
+                await self.request(MaskSecret(value=secret))
         return connection
 
     # ------------------------------------------------------------------ xcoms

@@ -170,6 +170,11 @@ class CoordinatorComm:
         return self._closed.is_set()
 
     @property
+    def writing(self) -> bool:
+        """Whether a write batch is in progress (a frame may be partly sent)."""
+        return self._writing
+
+    @property
     def close_cause(self) -> BaseException | None:
         """What stopped the reader: an exception, or ``None`` for end of stream."""
         return self._close_cause

@@ -31,6 +31,7 @@ cannot encode are rendered with ``str()``; non-finite floats become strings.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -66,6 +67,7 @@ _RESERVED_KEYS: Final = ("timestamp", "level", "event", "logger")
 _MAX_FRAMES: Final = 50
 _MAX_DEPTH: Final = 16
 DEFAULT_MAX_BUFFER_BYTES: Final = 16 * 1024 * 1024
+_REPLAY_BYTES: Final = 4 * 1024 * 1024  # the most recently sent bytes kept for replay
 
 _LEVEL_NAMES: Final = {
     "critical": logging.CRITICAL,
@@ -190,6 +192,9 @@ class SocketLogHandler(logging.Handler):
         self._sending = False
         self._ts_second = -1
         self._ts_prefix = ""
+        self.replay_window = 1.0
+        self._recent: collections.deque[tuple[float, bytes, int]] = collections.deque()
+        self._recent_bytes = 0
         self._lines = 0
         self._lines_sent = 0
         self._lines_to_fallback = 0
@@ -380,6 +385,13 @@ class SocketLogHandler(logging.Handler):
         everything buffered so far is flushed first, in order. If the stream
         fails, the unsent lines and all later ones go to the fallback; this
         method then returns (it never raises for a broken socket).
+
+        If ``stream`` can also be read (a socket), the peer closing it is
+        noticed at once: the supervisor never writes to the logs socket, so
+        end of stream there means it went away. The batches written in the
+        last ``replay_window`` seconds before that are written to the
+        fallback too, because TCP may have accepted bytes the peer never read;
+        a duplicate line beats a lost one.
         """
         with self.lock:  # type: ignore[union-attr]
             if self._mode == "connected":
@@ -394,38 +406,79 @@ class SocketLogHandler(logging.Handler):
                 self._wakeup.set()
         task_status.started()
         try:
-            while True:
-                await self._wakeup.wait()
-                with self.lock:  # type: ignore[union-attr]
-                    chunks, self._chunks = self._chunks, []
-                    lines, self._buffered_lines = self._buffered_lines, 0
-                    self._buffered = 0
-                    self._wakeup = trio.Event()
-                    self._wake_pending = False
-                    self._sending = bool(chunks)
-                if not chunks:
-                    continue
-                data = b"".join(chunks)
-                try:
-                    await stream.send_all(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    with self.lock:  # type: ignore[union-attr]
-                        self._write_fallback(data, lines)
-                        self._to_fallback_locked()
-                    return
-                finally:
-                    self._sending = False
-                self._lines_sent += lines
-                self._batches += 1
-                self._bytes_sent += len(data)
-                with self.lock:  # type: ignore[union-attr]
-                    if not self._chunks:
-                        drained, self._drained = self._drained, trio.Event()
-                        drained.set()
+            async with trio.open_nursery() as nursery:
+                if isinstance(stream, trio.abc.ReceiveStream):
+                    nursery.start_soon(self._watch_for_close, stream, nursery.cancel_scope)
+                await self._send_loop(stream)
+                nursery.cancel_scope.cancel()
         finally:
             with self.lock:  # type: ignore[union-attr]
                 if self._mode == "connected":
                     self._to_fallback_locked()
+
+    async def _watch_for_close(self, stream: trio.abc.ReceiveStream, sender_scope: trio.CancelScope) -> None:
+        try:
+            while await stream.receive_some(4096):
+                pass  # the supervisor never writes here; ignore anything it does
+        except trio.ClosedResourceError:
+            return  # closed on our side: an orderly end, nothing to replay
+        except (trio.BrokenResourceError, OSError):
+            pass
+        with self.lock:  # type: ignore[union-attr]
+            if self._mode != "connected":
+                return  # already detached: an orderly end
+            replay, self._recent = list(self._recent), collections.deque()
+            for _, data, lines in replay:
+                self._write_fallback(data, lines)
+            self._to_fallback_locked()
+        sender_scope.cancel()
+
+    async def _send_loop(self, stream: trio.abc.SendStream) -> None:
+        while True:
+            await self._wakeup.wait()
+            with self.lock:  # type: ignore[union-attr]
+                chunks, self._chunks = self._chunks, []
+                lines, self._buffered_lines = self._buffered_lines, 0
+                self._buffered = 0
+                self._wakeup = trio.Event()
+                self._wake_pending = False
+                self._sending = bool(chunks)
+            if not chunks:
+                continue
+            data = b"".join(chunks)
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                with self.lock:  # type: ignore[union-attr]
+                    self._write_fallback(data, lines)
+                    self._to_fallback_locked()
+                return
+            except BaseException:
+                # Cancelled (or worse) mid-write: part of the batch may have
+                # left. Send it all to the fallback too: a duplicate beats a
+                # lost line.
+                with self.lock:  # type: ignore[union-attr]
+                    self._write_fallback(data, lines)
+                raise
+            finally:
+                self._sending = False
+            self._lines_sent += lines
+            self._batches += 1
+            self._bytes_sent += len(data)
+            now = trio.current_time()
+            with self.lock:  # type: ignore[union-attr]
+                self._remember(now, data, lines)
+                if not self._chunks:
+                    drained, self._drained = self._drained, trio.Event()
+                    drained.set()
+
+    def _remember(self, now: float, data: bytes, lines: int) -> None:
+        """Keep recently sent batches for replay if the peer turns out to be gone (lock held)."""
+        recent = self._recent
+        recent.append((now, data, lines))
+        self._recent_bytes += len(data)
+        while recent and (recent[0][0] < now - self.replay_window or self._recent_bytes > _REPLAY_BYTES):
+            self._recent_bytes -= len(recent.popleft()[1])
 
     async def wait_drained(self) -> None:
         """Block until every line queued so far has been written (or diverted).

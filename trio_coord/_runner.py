@@ -30,6 +30,7 @@ import trio
 from ._bundle import Bundle, FailTask, SkipTask, TaskContext
 from ._client import CoordinatorClient
 from ._messages import RetryTask, StartupDetails, SucceedTask, TaskState, TerminalMessage
+from ._redact import redact
 
 __all__ = ["run_task"]
 
@@ -39,7 +40,7 @@ logger = logging.getLogger("trio_coord.runner")
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, trio.Cancelled):
         return "cancelled"
-    text = str(exc)
+    text = redact(str(exc))  # the reason is stored by Airflow: mask secrets here too
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
