@@ -396,13 +396,15 @@ def _write_bundle_module(path: Path, body: str = "") -> Path:
 def test_pack_refuses_a_bundle_that_cannot_run_on_its_own(tmp_path: Path) -> None:
     (tmp_path / "helper_mod_xyz.py").write_text("VALUE = 1\n")
     module = _write_bundle_module(tmp_path / "needs_sibling.py", "import helper_mod_xyz")
-    output = tmp_path / "out" / "needs_sibling.bin"
-    output.parent.mkdir()
+    # Next to the source: the check runs there, and -P keeps that folder off sys.path.
+    output = tmp_path / "needs_sibling.bin"
     result = trio_coord("pack", module, "-o", output)
     assert result.returncode == 1, result.stderr
     assert "the packed file failed its check (exit code 2); not installed" in result.stderr
     assert "No module named 'helper_mod_xyz'" in result.stderr
-    assert list(output.parent.iterdir()) == []  # nothing installed, no temporary file left
+    # Nothing installed, no temporary file left.
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__")
+    assert left == ["helper_mod_xyz.py", "needs_sibling.py"]
 
 
 def test_pack_refuses_a_bundle_without_dags(tmp_path: Path) -> None:
