@@ -6,10 +6,16 @@
     Print the bundle manifest.
 ``run BUNDLE DAG_ID TASK_ID [--var KEY=VALUE] [--conn ID=URI]``
     Run one task locally under the embedded supervisor.
+``pack BUNDLE --output PATH [--python INTERPRETER] [--no-verify]``
+    Write an executable bundle for ``ExecutableCoordinator`` (see ``_pack``).
+``inspect PATH``
+    Check an executable bundle and print its manifest.
 
 Usage errors exit 2 with a message naming what was wrong. ``serve`` exits 0
 once a terminal message was delivered and 1 when none could be; ``run``
-exits 0 only when the task succeeded.
+exits 0 only when the task succeeded; ``pack`` exits 1 when the packed file
+fails its check or cannot be written; ``inspect`` exits 1 when the file is not
+a valid bundle.
 """
 
 from __future__ import annotations
@@ -79,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--try-number", type=int, default=1, help="the try number (default 1)")
     run_cmd.add_argument("--max-tries", type=int, default=0, help="max tries; > try number allows retry")
     run_cmd.add_argument("--conf", metavar="JSON", help="the Dag run conf as a JSON object")
+
+    pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
+    pack_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
+    pack_cmd.add_argument("--output", "-o", required=True, metavar="PATH", help="the file to write")
+    pack_cmd.add_argument(
+        "--python", metavar="INTERPRETER", help="the Python the bundle runs with (default: this one)"
+    )
+    pack_cmd.add_argument(
+        "--no-verify", action="store_true", help="do not run the packed file once to check it"
+    )
+
+    inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
+    inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
     return parser
 
 
@@ -105,6 +124,14 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve_command(parser, args, bundle)
+    if args.command == "pack":
+        from ._pack import pack_command
+
+        return pack_command(parser, args)
+    if args.command == "inspect":
+        from ._pack import inspect_command
+
+        return inspect_command(parser, args)
     return _run_command(parser, args, bundle)
 
 

@@ -37,6 +37,10 @@ Using it
     result.calls_without_heartbeats             # [ApiCall(...), ...] in order
     result.record(event="...")                  # one JSON record of the task log file
 
+:func:`run_executable` runs a task through Airflow's own, unmodified
+``ExecutableCoordinator`` instead (routed by :data:`EXECUTABLE_QUEUE`), which
+scans the given folders for packed bundles (``python -m trio_coord pack``).
+
 ``run`` bounds every run (``timeout``, default 45 s: a watchdog SIGKILLs the
 runtime, and the run fails) and checks that no runtime process outlives it.
 ``signal_when_logged`` delivers a signal once a given log line reached the
@@ -70,7 +74,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self
@@ -597,7 +601,7 @@ def run(
 
 
 def runtime_processes() -> list[psutil.Process]:
-    """This process's descendants running ``python -m trio_coord serve``."""
+    """This process's descendants running ``python -m trio_coord serve`` or a packed bundle."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
@@ -610,7 +614,12 @@ def runtime_processes() -> list[psutil.Process]:
 
 
 def _is_runtime(cmdline: Sequence[str]) -> bool:
-    return any(cmdline[i : i + 3] == ["-m", "trio_coord", "serve"] for i in range(max(len(cmdline) - 2, 0)))
+    return any(
+        cmdline[i : i + 3] == ["-m", "trio_coord", "serve"]
+        # A packed bundle's launcher execs this (the pid stays the launcher's).
+        or cmdline[i : i + 2] == ["-m", "trio_coord._packed"]
+        for i in range(len(cmdline))
+    )
 
 
 def _stop_runtimes() -> list[str]:
@@ -727,3 +736,135 @@ class _SignalWhenLogged:
                 return
             os.kill(os.getpid(), self.signum)
         self.sent_after = time.monotonic() - self.start
+
+
+# ---------------------------------------------------------------------- the real ExecutableCoordinator
+
+#: The queue :func:`run_executable` routes to Airflow's ``ExecutableCoordinator``.
+EXECUTABLE_QUEUE: Final = "trio-coord-executable"
+#: That coordinator's key in ``[sdk] coordinators``.
+EXECUTABLE_COORDINATOR_KEY: Final = "trio_coord_executable"
+#: Airflow's own coordinator class, used unmodified.
+EXECUTABLE_COORDINATOR_CLASSPATH: Final = "airflow.sdk.coordinators.executable.ExecutableCoordinator"
+
+_COORDINATORS_ENV: Final = "AIRFLOW__SDK__COORDINATORS"
+_QUEUES_ENV: Final = "AIRFLOW__SDK__QUEUE_TO_COORDINATOR"
+
+
+@contextlib.contextmanager
+def executable_coordinator(
+    executables_root: Sequence[Path], *, task_startup_timeout: float = 10.0
+) -> Iterator[None]:
+    """Route :data:`EXECUTABLE_QUEUE` to ``ExecutableCoordinator`` scanning ``executables_root``.
+
+    The coordinator is added to ``[sdk] coordinators`` and ``[sdk]
+    queue_to_coordinator`` (the environment, as a worker would be configured)
+    and Airflow's cached coordinator manager is reset; both are restored on
+    exit. Nothing else changes: :func:`run` keeps working inside.
+    """
+    saved = {name: os.environ[name] for name in (_COORDINATORS_ENV, _QUEUES_ENV)}
+    coordinators = json.loads(saved[_COORDINATORS_ENV])
+    coordinators[EXECUTABLE_COORDINATOR_KEY] = {
+        "classpath": EXECUTABLE_COORDINATOR_CLASSPATH,
+        "kwargs": {
+            "executables_root": [str(root) for root in executables_root],
+            "task_startup_timeout": task_startup_timeout,
+        },
+    }
+    queues = {**json.loads(saved[_QUEUES_ENV]), EXECUTABLE_QUEUE: EXECUTABLE_COORDINATOR_KEY}
+    os.environ[_COORDINATORS_ENV] = json.dumps(coordinators)
+    os.environ[_QUEUES_ENV] = json.dumps(queues)
+    reset_coordinator_manager()
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+        reset_coordinator_manager()
+
+
+def run_executable(
+    dag_id: str,
+    task_id: str,
+    *,
+    executables_root: Sequence[Path],
+    api: FakeExecutionAPI | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    **ti_overrides: Any,
+) -> Result:
+    """Run ``dag_id.task_id`` through the real ``supervise_task`` and ``ExecutableCoordinator``.
+
+    The coordinator (:func:`executable_coordinator`) picks the bundle in
+    ``executables_root`` whose manifest lists ``dag_id`` and runs it with
+    ``--comm=… --logs=…``; everything else is as in :func:`run`, except that
+    :attr:`Result.final_state` is the state the supervisor reported to the
+    Execution API (its last ``PATCH …/state``; ``""`` when it reported none),
+    because the unmodified coordinator does not expose its ``ExecutionResult``.
+
+    Raises:
+        FileNotFoundError: from the coordinator, when no bundle in
+            ``executables_root`` can serve ``dag_id`` (none lists it, or the
+            ones that do are not executable, were tampered with, or name an
+            unknown supervisor schema version). Nothing was launched then.
+    """
+    api = api if api is not None else FakeExecutionAPI()
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": RUN_ID,
+        "try_number": 1,
+        "dag_version_id": uuid.uuid4(),
+        "queue": EXECUTABLE_QUEUE,
+        "pool_slots": 1,
+        "priority_weight": 1,
+        **ti_overrides,
+    }
+    ti = TaskInstanceDTO(**fields)
+    workload = ExecuteTask(
+        token="interop-token",
+        dag_rel_path=Path(f"{dag_id}.py"),  # the stub Dag file; the coordinator never reads it
+        bundle_info=BundleInfo(name="trio_coord-interop", version="0.0.1"),
+        log_path=f"{ti.id}/dag_id={dag_id}/run_id={ti.run_id}/task_id={task_id}/attempt={ti.try_number}.log",
+        ti=ti,
+    )
+    assert workload.log_path is not None
+    log_file = LOG_FOLDER / workload.log_path
+    api.register(ti)
+
+    client = Client(base_url=API_BASE_URL, token=workload.token, transport=api.transport())
+    start = time.monotonic()
+    watchdog = _Watchdog(timeout)
+    try:
+        with executable_coordinator(executables_root), watchdog:
+            exit_code = supervise_task(
+                ti=workload.ti,  # type: ignore[arg-type]  # the DTO duck-types as TaskInstance
+                bundle_info=workload.bundle_info,
+                dag_rel_path=workload.dag_rel_path,
+                token=workload.token,
+                log_path=workload.log_path,
+                subprocess_logs_to_stdout=False,
+                sentry_integration=workload.sentry_integration,
+                client=client,
+            )
+    finally:
+        duration = time.monotonic() - start
+        client.close()
+        leftovers = _stop_runtimes()
+    assert not watchdog.fired, (
+        f"the run of {dag_id}.{task_id} took over {timeout:g} s; the runtime was killed"
+    )
+    assert not leftovers, f"runtime processes outlived supervise_task: {leftovers}"
+    assert not api.unhandled, f"requests the fake Execution API could not answer: {api.unhandled}"
+    state_call_path = f"task-instances/{ti.id}/state"
+    reported = [c.body["state"] for c in api.calls if (c.method, c.path) == ("PATCH", state_call_path)]
+
+    log_text = log_file.read_text(encoding="utf-8") if log_file.exists() else ""
+    return Result(
+        ti=ti,
+        exit_code=exit_code,
+        final_state=str(reported[-1]) if reported else "",
+        api_calls=list(api.calls),
+        log_records=[json.loads(line) for line in log_text.splitlines() if line.strip()],
+        log_text=log_text,
+        duration=duration,
+    )

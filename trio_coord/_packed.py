@@ -1,0 +1,220 @@
+"""The runtime of a packed bundle: what its launcher ``exec``\\ s.
+
+::
+
+    python -P -m trio_coord._packed FILE ATTR [ARGS...]
+
+``FILE`` is the packed file itself (the launcher's ``"$0"``) and ``ATTR`` the
+name of the :class:`~trio_coord.Bundle` in the embedded module. The runtime
+reads ``FILE`` again, checks its trailer and launcher hash, reads the
+manifest and the embedded source, and makes that source importable as the
+module ``_trio_coord_packed_<stem>`` through a finder placed first on
+``sys.meta_path``: the task code always comes from ``FILE``, never from the
+path it was packed from. Its ``__file__`` (and the file name tracebacks show,
+with the source lines) is ``FILE/<source name>``. Then it behaves like
+``serve``:
+
+* ``--comm=… --logs=…``, and every usage error, go unchanged through
+  ``python -m trio_coord serve _trio_coord_packed_<stem>:ATTR …``: the same
+  log handling (lines logged while the module is imported are kept), the
+  same exit codes.
+* ``--airflow-metadata [--format yaml|json]`` loads the bundle, checks that
+  it defines the Dags and tasks the manifest lists, and prints the embedded
+  manifest (YAML byte for byte, or as JSON).
+
+Exit code 1, before anything else, when ``FILE`` is not a valid trio_coord
+bundle or was packed for another supervisor schema version; 2 when this
+module is run without ``FILE ATTR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import re
+import sys
+import types
+from collections.abc import Sequence
+from typing import Final
+
+from ._cli import build_parser, main as cli_main
+from ._loader import BundleLoadError, load_bundle
+from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+from ._pack import (
+    BundleFormatError,
+    decode_metadata,
+    manifest_problems,
+    parse_canonical_manifest,
+    read_bundle,
+)
+
+__all__ = ["PackedBundle", "main", "open_packed"]
+
+#: The prefix of the embedded module's name.
+MODULE_PREFIX: Final = "_trio_coord_packed_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PackedBundle:
+    """A packed bundle file, checked and read.
+
+    Attributes:
+        path: the packed file (absolute).
+        source: the embedded module's source.
+        metadata_text: the embedded manifest, as written.
+        manifest: the embedded manifest, parsed.
+    """
+
+    path: str
+    source: bytes
+    metadata_text: str
+    manifest: dict[str, object]
+
+    @property
+    def source_name(self) -> str:
+        """The embedded module's file name (the manifest's ``source``)."""
+        source = self.manifest["source"]
+        assert isinstance(source, str)
+        return source
+
+    @property
+    def module_name(self) -> str:
+        """The name the embedded module is imported as."""
+        stem = self.source_name.removesuffix(".py")
+        return MODULE_PREFIX + re.sub(r"\W", "_", stem, flags=re.ASCII)
+
+    @property
+    def filename(self) -> str:
+        """The embedded module's ``__file__``: the packed file, then the source name."""
+        return f"{self.path}/{self.source_name}"
+
+    def install(self, attr: str) -> str:
+        """Make the embedded module importable (first on ``sys.meta_path``); return its bundle spec."""
+        sys.meta_path.insert(0, _EmbeddedModule(self.module_name, self.source, self.filename))
+        return f"{self.module_name}:{attr}"
+
+
+class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
+    """Finder and loader of exactly one module whose source is in memory."""
+
+    def __init__(self, name: str, source: bytes, filename: str) -> None:
+        self.name = name
+        self.source = source
+        self.filename = filename
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.ModuleSpec(fullname, self, origin=self.filename)
+        spec.has_location = True  # sets __file__, so code that reads it keeps working
+        return spec
+
+    def is_package(self, fullname: str) -> bool:
+        return False
+
+    def get_source(self, fullname: str) -> str:
+        # Also what linecache asks for, so tracebacks show the embedded lines.
+        if fullname != self.name:
+            raise ImportError(f"{fullname!r} is not the embedded module", name=fullname)
+        return importlib.util.decode_source(self.source)
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        if fullname != self.name:
+            raise ImportError(f"{fullname!r} is not the embedded module", name=fullname)
+        return compile(self.source, self.filename, "exec", dont_inherit=True)
+
+
+def open_packed(path: str) -> PackedBundle:
+    """Read and check a packed trio_coord bundle.
+
+    Blocking file I/O.
+
+    Raises:
+        OSError: the file cannot be read.
+        BundleFormatError: the file is not a valid trio_coord bundle, or its
+            manifest names another supervisor schema version.
+    """
+    bundle = read_bundle(path)
+    text = decode_metadata(bundle.metadata)
+    try:
+        manifest = parse_canonical_manifest(text)
+    except ValueError as exc:
+        raise BundleFormatError(
+            "bad_metadata", f"the manifest is not in the form trio_coord pack writes: {exc}"
+        ) from exc
+    problems = manifest_problems(manifest)
+    if problems:
+        raise BundleFormatError("bad_metadata", "the manifest is not usable: " + "; ".join(problems))
+    source_name = manifest["source"]
+    assert isinstance(source_name, str)  # checked by manifest_problems
+    if "/" in source_name or "\0" in source_name or source_name in (".", ".."):
+        raise BundleFormatError("bad_metadata", f"the manifest's source {source_name!r} is not a file name")
+    if not bundle.source:
+        raise BundleFormatError("bad_regions", "the source region is empty: this is not a trio_coord bundle")
+    return PackedBundle(os.path.abspath(path), bundle.source, text, manifest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a packed bundle; return the exit code (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2:
+        print(
+            "usage: python -P -m trio_coord._packed FILE ATTR [ARGS...]\n"
+            "trio_coord._packed is the runtime of packed bundles: run the packed file itself",
+            file=sys.stderr,
+        )
+        return 2
+    path, attr, rest = args[0], args[1], args[2:]
+    try:
+        packed = open_packed(path)
+    except (OSError, BundleFormatError) as exc:
+        print(f"trio_coord: error: {path} is not a usable packed bundle: {exc}", file=sys.stderr)
+        return 1
+    spec = packed.install(attr)
+    serve_argv = ["serve", spec, *rest]
+    parser = build_parser()
+    parsed = parser.parse_args(serve_argv)
+    if parsed.airflow_metadata:
+        return _print_manifest(parser, parsed, packed, spec)
+    return cli_main(serve_argv)
+
+
+def _print_manifest(
+    parser: argparse.ArgumentParser, parsed: argparse.Namespace, packed: PackedBundle, spec: str
+) -> int:
+    # The same checks, in the same order, as `serve --airflow-metadata`.
+    if parsed.comm or parsed.logs:
+        parser.error("--airflow-metadata cannot be combined with --comm/--logs")
+    try:
+        fmt = parse_manifest_format(parsed.format or "")
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        bundle = load_bundle(spec)
+    except BundleLoadError as exc:
+        parser.error(str(exc))
+    defined = build_manifest(bundle)["dags"]
+    if defined != packed.manifest["dags"]:
+        print(
+            f"trio_coord: error: {packed.path}: the embedded source defines the Dags {defined}, but the "
+            f"embedded manifest, which Airflow routes tasks by, lists {packed.manifest['dags']}: the "
+            "bundle's Dags depend on something outside its source; make them static and pack it again",
+            file=sys.stderr,
+        )
+        return 1
+    sys.stdout.write(packed.metadata_text if fmt == "yaml" else dump_manifest(packed.manifest, "json"))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
