@@ -10,6 +10,7 @@ The output is deterministic: the same bundle gives the same bytes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Final, Literal
 
 from ._bundle import Bundle
@@ -31,6 +32,8 @@ BUNDLE_METADATA_VERSION: Final = "1.0"
 SDK_LANGUAGE: Final = "python-trio"
 
 ManifestFormat = Literal["yaml", "json"]
+
+_YAML_UNSAFE: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def parse_manifest_format(text: str) -> ManifestFormat:
@@ -63,8 +66,11 @@ def build_manifest(bundle: Bundle, *, source: str | None = None) -> dict[str, ob
 
 
 def _quote(value: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar (same escapes).
-    return json.dumps(value, ensure_ascii=False)
+    # A JSON string is a valid YAML double-quoted scalar (same escapes). JSON
+    # leaves DEL, C1 controls, U+2028/U+2029 and non-characters raw, which YAML
+    # does not print (or reads as line breaks): escape those too. Astral
+    # characters stay raw, since PyYAML does not join escaped surrogate pairs.
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
 def _scalar(value: object) -> str:
