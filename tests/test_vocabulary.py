@@ -73,9 +73,11 @@ async def uses_vocabulary(ctx: TaskContext) -> dict[str, object]:
         dag_id="v", run_id=RUN_ID, task_id="mapped", key="return_value", start=0, stop=3, step=2
     )
     # rendering and secrets
-    await c.set_rendered_fields({"sql": "select 1"})
-    await c.set_rendered_map_index("region=eu")
     await c.mask_secret("a-long-secret-value")
+    await c.set_rendered_fields(
+        {"sql": "select 1 -- a-long-secret-value", "conn": {"password": "pw12345678"}}
+    )
+    await c.set_rendered_map_index("region=eu")
     # task instances and Dag runs
     await ctx.skip_downstream("cleanup", ("fan_out", 1))
     await c.trigger_dag_run("other", "triggered_1", conf={"why": "test"}, logical_date=day(5), note="hi")
@@ -276,7 +278,8 @@ async def test_every_client_method_gets_its_typed_result() -> None:
     assert store.variables["new_var"] == "fresh"
     assert store.variable_descriptions["new_var"] == "made by the task"
     assert "old_var" not in store.variables
-    assert result.rendered_fields == {"sql": "select 1"}
+    # masked as the Python task runner masks them: registered secrets and sensitive keys
+    assert result.rendered_fields == {"sql": "select 1 -- ***", "conn": {"password": "***"}}
     assert result.rendered_map_index == "region=eu"
     assert result.skipped_downstream == ["cleanup", ("fan_out", 1)]
     skipped = [(ti.task_id, ti.map_index) for ti in store.task_instances if ti.state == "skipped"]

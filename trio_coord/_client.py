@@ -107,7 +107,7 @@ from ._messages import (
     XComSequenceIndexResult,
     XComSequenceSliceResult,
 )
-from ._redact import register_secret
+from ._redact import REPLACEMENT, is_sensitive_key, redact, register_secret
 from ._wire import JsonValue
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "CoordinatorClient"]
@@ -137,6 +137,17 @@ def _timeout_from_env() -> float:
         raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be a number of seconds, got {raw!r}") from None
     if not value > 0:
         raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be positive, got {raw!r}")
+    return value
+
+
+def _mask_json(value: JsonValue, key: str | None) -> JsonValue:
+    """``value`` with secrets masked as Airflow masks rendered fields."""
+    if isinstance(value, str):
+        return REPLACEMENT if key is not None and is_sensitive_key(key) else redact(value)
+    if isinstance(value, list):
+        return [_mask_json(item, key) for item in value]
+    if isinstance(value, dict):
+        return {k: _mask_json(v, k) for k, v in value.items()}
     return value
 
 
@@ -406,8 +417,14 @@ class CoordinatorClient:
     # rendering
 
     async def set_rendered_fields(self, rendered_fields: Mapping[str, JsonValue]) -> None:
-        """Store the running task instance's rendered template fields (shown in the UI)."""
-        await self.request(SetRenderedFields(dict(rendered_fields)))
+        """Store the running task instance's rendered template fields (shown in the UI).
+
+        Like the Python task runner, secrets are masked before sending: every
+        registered secret inside a string, and any string under a sensitive
+        key (``password``, ``token``, ...), becomes ``***``.
+        """
+        message = SetRenderedFields(dict(rendered_fields))  # validates first
+        await self.request(SetRenderedFields(_mask_json(message.rendered_fields, None)))  # type: ignore[arg-type]
 
     async def set_rendered_map_index(self, rendered_map_index: str) -> None:
         """Set the running task instance's rendered map index (its display name in the UI)."""
