@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
+import uuid
 
 import jsonschema
 import msgpack
@@ -13,15 +15,18 @@ import pytest
 from trio_coord import (
     SUPERVISOR_SCHEMA_VERSION,
     Connection,
+    DagRun,
     LocalProtocolError,
     RemoteProtocolError,
     RetryTask,
     StartupDetails,
     SucceedTask,
     TaskState,
+    _messages as m,
 )
 from trio_coord._framing import decode_response, encode_request, encode_response
 from trio_coord._messages import DeleteXCom, GetConnection, GetVariable, GetXCom, MaskSecret, SetXCom
+from trio_coord.testing._validation import REQUEST_SPECS, validate_request
 
 from .conftest import DATA
 from .helpers import startup_body
@@ -40,9 +45,22 @@ def as_json(value: object) -> object:
     return value
 
 
+@functools.cache
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    schema = {"$schema": SCHEMA["$schema"], "$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"}
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def test_the_schema_copy_is_a_valid_json_schema() -> None:
+    # Checked once here (it takes most of a second); assert_valid's validators skip it.
+    jsonschema.validators.validator_for(SCHEMA).check_schema(SCHEMA)
+
+
 def assert_valid(kind: str, body: dict[str, object]) -> None:
-    schema = {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"}
-    jsonschema.validate(as_json(body), schema)
+    """Validate ``body`` against the 1.3.2 schema's ``kind`` (a validator per kind, built once)."""
+    error = jsonschema.exceptions.best_match(_validator(kind).iter_errors(as_json(body)))  # type: ignore[arg-type]
+    if error is not None:
+        raise error
 
 
 def test_schema_version() -> None:
@@ -232,3 +250,542 @@ def test_describe_names_the_request_without_its_value() -> None:
     text = SetXCom(key="k", value="secret-ish", dag_id="d", run_id="r", task_id="t").describe()
     assert text.startswith("SetXCom(key='k'")
     assert "secret-ish" not in text
+
+
+# ---------------------------------------------------------------------- the whole vocabulary
+
+TI_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+WHEN = dt.datetime(2026, 6, 16, 12, 30, tzinfo=dt.UTC)
+
+
+def vocabulary_samples() -> list[m.Request]:
+    """At least one request of every type the 1.3.2 supervisor handles, with optional fields varied."""
+    return [
+        GetVariable("k"),
+        GetConnection("c"),
+        GetXCom(key="k", dag_id="d", run_id="r", task_id="t"),
+        SetXCom(key="k", value=[1, "a"], dag_id="d", run_id="r", task_id="t", map_index=2, mapped_length=3),
+        DeleteXCom(key="k", dag_id="d", run_id="r", task_id="t"),
+        MaskSecret(value={"token": "abc123"}),
+        SucceedTask(
+            task_outlets=[
+                {"name": "a", "uri": "s3://a", "type": "Asset"},
+                {"name": "al", "type": "AssetAlias"},
+            ],
+            outlet_events=[{"dest_asset_key": {"name": "a", "uri": "s3://a"}, "extra": {"rows": 1}}],
+            rendered_map_index="first",
+        ),
+        TaskState("skipped", rendered_map_index="x"),
+        RetryTask(retry_reason="boom", retry_delay_seconds=2.5),
+        m.RescheduleTask(reschedule_date=WHEN),
+        m.GetVariableKeys(),
+        m.GetVariableKeys(prefix="etl_", limit=10, offset=20),
+        m.PutVariable("k", None),
+        m.PutVariable("k", "v", "a description"),
+        m.DeleteVariable("k"),
+        m.GetXComCount(key="k", dag_id="d", run_id="r", task_id="t"),
+        m.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset=-1),
+        m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
+        m.GetXComSequenceSlice(
+            key="k", dag_id="d", run_id="r", task_id="t", start=1, stop=9, step=2, include_prior_dates=True
+        ),
+        m.SetRenderedFields({"sql": "select 1", "params": {"a": [1, None]}}),
+        m.SetRenderedMapIndex("customer=42"),
+        m.SkipDownstreamTasks(["a", ("b", 3)]),
+        m.TriggerDagRun(dag_id="other", run_id="r2"),
+        m.TriggerDagRun(
+            dag_id="other",
+            run_id="r3",
+            logical_date=WHEN,
+            run_after=WHEN,
+            conf={"x": 1},
+            reset_dag_run=True,
+            partition_key="p",
+            note="from trio",
+        ),
+        m.GetDagRun(dag_id="d", run_id="r"),
+        m.GetDagRunState(dag_id="d", run_id="r"),
+        m.GetDRCount(dag_id="d"),
+        m.GetDRCount(dag_id="d", logical_dates=[WHEN], run_ids=["r"], states=["success"]),
+        m.GetPreviousDagRun(dag_id="d", logical_date=WHEN),
+        m.GetPreviousDagRun(dag_id="d", logical_date=WHEN, state="success"),
+        m.GetPrevSuccessfulDagRun(TI_ID),
+        m.GetPreviousTI(dag_id="d", task_id="t"),
+        m.GetPreviousTI(dag_id="d", task_id="t", logical_date=WHEN, map_index=0, state="success"),
+        m.GetTICount(dag_id="d"),
+        m.GetTICount(
+            dag_id="d",
+            map_index=1,
+            task_ids=["t"],
+            task_group_id="g",
+            logical_dates=[WHEN],
+            run_ids=["r"],
+            states=["failed"],
+        ),
+        m.GetTaskStates(dag_id="d"),
+        m.GetTaskStates(
+            dag_id="d", map_index=0, task_ids=["t"], task_group_id="g", logical_dates=[WHEN], run_ids=["r"]
+        ),
+        m.GetTaskBreadcrumbs(dag_id="d", run_id="r"),
+        m.GetTaskRescheduleStartDate(TI_ID),
+        m.GetTaskRescheduleStartDate(TI_ID, try_number=3),
+        m.GetDag("d"),
+        m.GetAssetByName("a"),
+        m.GetAssetByUri("s3://a"),
+        m.GetAssetsByAlias("al"),
+        m.GetAssetEventByAsset(name="a"),
+        m.GetAssetEventByAsset(uri="s3://a", after=WHEN, before=WHEN, limit=5, ascending=False),
+        m.GetAssetEventByAssetAlias("al"),
+        m.GetAssetEventByAssetAlias("al", after=WHEN, limit=1, ascending=False),
+        m.ValidateInletsAndOutlets(TI_ID),
+        m.GetTaskStateStore(ti_id=TI_ID, key="cursor"),
+        m.SetTaskStateStore(ti_id=TI_ID, key="cursor", value={"page": 3}),
+        m.SetTaskStateStore(ti_id=TI_ID, key="cursor", value=None, expires_at=WHEN),
+        m.DeleteTaskStateStore(ti_id=TI_ID, key="cursor"),
+        m.ClearTaskStateStore(TI_ID),
+        m.GetAssetStateStoreByName(name="a", key="k"),
+        m.GetAssetStateStoreByUri(uri="s3://a", key="k"),
+        m.SetAssetStateStoreByName(name="a", key="k", value=[1]),
+        m.SetAssetStateStoreByUri(uri="s3://a", key="k", value="v"),
+        m.DeleteAssetStateStoreByName(name="a", key="k"),
+        m.DeleteAssetStateStoreByUri(uri="s3://a", key="k"),
+        m.ClearAssetStateStoreByName("a"),
+        m.ClearAssetStateStoreByUri("s3://a"),
+        m.CreateHITLDetailPayload(ti_id=TI_ID, options=["yes", "no"], subject="Go?"),
+        m.CreateHITLDetailPayload(
+            ti_id=TI_ID,
+            options=["a", "b"],
+            subject="Pick",
+            body="Which one?",
+            defaults=["a"],
+            multiple=True,
+            params={"why": {"value": "", "schema": {"type": "string"}}},
+            assigned_users=[m.HITLUser(id="u1", name="Ada")],
+        ),
+    ]
+
+
+def test_every_request_type_the_supervisor_handles_has_a_message_class() -> None:
+    handled = set(REQUEST_SPECS)
+    sampled = {request.type_name for request in vocabulary_samples()}
+    assert sampled == handled
+    union = SCHEMA["$defs"]
+    # The schema's request types minus what 1.3.2 leaves unhandled (or cannot do over TCP), and the
+    # two terminal variants trio_coord does not produce (deferral needs a Python trigger).
+    not_ours = {"UpdateHITLDetail", "GetHITLDetailResponse", "ResendLoggingFD", "DeferTask", "AwaitInputTask"}
+    requests_in_schema = {
+        name
+        for name, definition in union.items()
+        if definition.get("properties", {}).get("type", {}).get("const") == name
+        and (
+            name.startswith(("Get", "Set", "Put", "Delete", "Clear", "Create", "Update", "Resend"))
+            or name
+            in {
+                "MaskSecret",
+                "SucceedTask",
+                "TaskState",
+                "RetryTask",
+                "RescheduleTask",
+                "DeferTask",
+                "AwaitInputTask",
+                "SkipDownstreamTasks",
+                "TriggerDagRun",
+                "ValidateInletsAndOutlets",
+            }
+        )
+    }
+    assert requests_in_schema - not_ours == handled
+
+
+@pytest.mark.parametrize("request_", vocabulary_samples(), ids=lambda r: r.describe()[:60])
+def test_vocabulary_requests_render_schema_valid_bodies(request_: m.Request) -> None:
+    body = request_.to_wire()
+    assert body["type"] == request_.type_name
+    assert_valid(request_.type_name, body)
+    # nothing the model does not know: several 1.3.2 models forbid extra keys
+    assert set(body) <= set(SCHEMA["$defs"][request_.type_name]["properties"])
+    # the embedded supervisor mirrors the 1.3.2 checks and accepts it too
+    assert validate_request(body) is None
+    payload = encode_request(1, body)
+    assert msgpack.unpackb(payload, timestamp=3)[1] == body
+
+
+@pytest.mark.parametrize(
+    ("request_", "keys"),
+    [
+        (m.PutVariable("k", None), {"value": None, "description": None}),
+        (
+            m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
+            {"start": None, "stop": None, "step": None},
+        ),
+        (m.SetTaskStateStore(ti_id=TI_ID, key="k", value=1), {"expires_at": None}),
+        (m.GetAssetEventByAsset(name="a"), {"name": "a", "uri": None}),
+    ],
+)
+def test_keys_the_models_require_are_sent_even_when_nil(request_: m.Request, keys: dict[str, object]) -> None:
+    body = request_.to_wire()
+    for key, value in keys.items():
+        assert key in body
+        assert body[key] == value
+        stripped = {k: v for k, v in body.items() if k != key}
+        assert validate_request(stripped) == f"{request_.type_name}: required field {key!r} is missing"
+
+
+def test_forbid_extra_models_are_refused_with_an_unknown_key_by_the_embedded_checks() -> None:
+    for request_ in (
+        m.RescheduleTask(reschedule_date=WHEN),
+        m.SkipDownstreamTasks(["a"]),
+        m.TriggerDagRun("d", "r"),
+    ):
+        body = {**request_.to_wire(), "surprise": 1}
+        assert "forbids extra fields" in str(validate_request(body))
+    outlet = {"name": "a", "uri": "s3://a", "type": "Asset", "extra": {}}
+    body = SucceedTask().to_wire() | {"task_outlets": [outlet]}
+    assert validate_request(body) is not None
+
+
+def test_uuid_fields_accept_uuid_objects_and_are_sent_as_strings() -> None:
+    ti_id = uuid.UUID(TI_ID)
+    assert m.GetTaskStateStore(ti_id=ti_id, key="k").to_wire()["ti_id"] == TI_ID  # type: ignore[arg-type]
+    assert m.ValidateInletsAndOutlets(TI_ID.upper()).ti_id == TI_ID
+
+
+def test_skip_targets_go_out_as_strings_and_pairs() -> None:
+    assert m.SkipDownstreamTasks(["a", ("b", 0), ["c", 1]]).to_wire() == {  # type: ignore[list-item]
+        "tasks": ["a", ["b", 0], ["c", 1]],
+        "type": "SkipDownstreamTasks",
+    }
+
+
+def test_hitl_users_go_out_as_maps_and_unset_options_are_omitted() -> None:
+    body = m.CreateHITLDetailPayload(
+        ti_id=TI_ID, options=["ok"], subject="s", assigned_users=[m.HITLUser("u", "U")]
+    ).to_wire()
+    assert body == {
+        "ti_id": TI_ID,
+        "options": ["ok"],
+        "subject": "s",
+        "multiple": False,
+        "assigned_users": [{"id": "u", "name": "U"}],
+        "type": "CreateHITLDetailPayload",
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: m.GetVariableKeys(limit=0), "GetVariableKeys.limit must be >= 1"),
+        (lambda: m.GetVariableKeys(offset=-1), "GetVariableKeys.offset must be >= 0"),
+        (lambda: m.GetVariableKeys(prefix=1), "GetVariableKeys.prefix must be a str or None"),  # type: ignore[arg-type]
+        (lambda: m.PutVariable("", "v"), "PutVariable.key must not be empty"),
+        (lambda: m.PutVariable("k", 3), "PutVariable.value must be a str or None"),  # type: ignore[arg-type]
+        (lambda: m.DeleteVariable(""), "DeleteVariable.key must not be empty"),
+        (lambda: m.GetXComCount(key="k", dag_id="d", run_id="", task_id="t"), "GetXComCount.run_id"),
+        (
+            lambda: m.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset="1"),  # type: ignore[arg-type]
+            "GetXComSequenceItem.offset must be an int",
+        ),
+        (
+            lambda: m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t", step=0),
+            "step must not be zero",
+        ),
+        (lambda: m.SetRenderedFields({"a": object()}), "rendered_fields\\['a'\\]: object is not JSON"),  # type: ignore[dict-item]
+        (lambda: m.SetRenderedFields(["a"]), "rendered_fields must be a map"),  # type: ignore[arg-type]
+        (lambda: m.SetRenderedMapIndex(None), "rendered_map_index must be a str"),  # type: ignore[arg-type]
+        (lambda: m.SkipDownstreamTasks("abc"), "must be a list, not a str"),  # type: ignore[arg-type]
+        (lambda: m.SkipDownstreamTasks([("a", "1")]), r"tasks\[0\]\[1\] must be an int"),  # type: ignore[list-item]
+        (lambda: m.SkipDownstreamTasks([("a", 1, 2)]), r"tasks\[0\] must be a task id or a"),  # type: ignore[list-item]
+        (lambda: m.SkipDownstreamTasks([""]), r"tasks\[0\] must not be empty"),
+        (lambda: m.TriggerDagRun(dag_id="d", run_id=""), "TriggerDagRun.run_id must not be empty"),
+        (
+            lambda: m.TriggerDagRun(dag_id="d", run_id="r", logical_date=dt.datetime(2026, 1, 1)),
+            "TriggerDagRun.logical_date must be timezone-aware",
+        ),
+        (lambda: m.TriggerDagRun(dag_id="d", run_id="r", conf={"a": {1, 2}}), "set is not JSON"),  # type: ignore[dict-item]
+        (lambda: m.TriggerDagRun(dag_id="d", run_id="r", reset_dag_run=1), "reset_dag_run must be a bool"),  # type: ignore[arg-type]
+        (lambda: m.GetDagRun(dag_id="", run_id="r"), "GetDagRun.dag_id must not be empty"),
+        (lambda: m.GetDRCount(dag_id="d", run_ids="r"), "GetDRCount.run_ids must be a list of str"),  # type: ignore[arg-type]
+        (
+            lambda: m.GetDRCount(dag_id="d", logical_dates=[dt.datetime(2026, 1, 1)]),
+            r"GetDRCount.logical_dates\[0\] must be timezone-aware",
+        ),
+        (lambda: m.GetPreviousDagRun(dag_id="d", logical_date=None), "logical_date must be a datetime"),  # type: ignore[arg-type]
+        (lambda: m.GetPrevSuccessfulDagRun("not-a-uuid"), "GetPrevSuccessfulDagRun.ti_id must be a UUID"),
+        (lambda: m.GetPreviousTI(dag_id="d", task_id="t", state="done"), "must be a task-instance state"),
+        (lambda: m.GetTICount(dag_id="d", map_index="0"), "GetTICount.map_index must be an int"),  # type: ignore[arg-type]
+        (lambda: m.GetTaskStates(dag_id="d", task_ids=[1]), r"GetTaskStates.task_ids\[0\] must be a str"),  # type: ignore[list-item]
+        (lambda: m.GetTaskRescheduleStartDate(TI_ID, try_number=0), "try_number must be >= 1"),
+        (lambda: m.GetDag(""), "GetDag.dag_id must not be empty"),
+        (lambda: m.GetAssetByName(""), "GetAssetByName.name must not be empty"),
+        (lambda: m.GetAssetByUri(None), "GetAssetByUri.uri must be a str"),  # type: ignore[arg-type]
+        (lambda: m.GetAssetsByAlias(""), "GetAssetsByAlias.alias_name must not be empty"),
+        (lambda: m.GetAssetEventByAsset(), "needs a name or a uri"),
+        (lambda: m.GetAssetEventByAsset(name="a", limit=0), "GetAssetEventByAsset.limit must be >= 1"),
+        (
+            lambda: m.GetAssetEventByAssetAlias("al", before=dt.datetime(2026, 1, 1)),
+            "before must be timezone",
+        ),
+        (lambda: m.ValidateInletsAndOutlets(42), "ti_id must be a UUID string"),  # type: ignore[arg-type]
+        (lambda: m.GetTaskStateStore(ti_id=TI_ID, key=""), "GetTaskStateStore.key must not be empty"),
+        (lambda: m.SetTaskStateStore(ti_id=TI_ID, key="k", value=b"x"), "bytes is not JSON"),  # type: ignore[arg-type]
+        (
+            lambda: m.SetTaskStateStore(ti_id=TI_ID, key="k", value=1, expires_at=dt.datetime(2026, 1, 1)),
+            "expires_at must be timezone-aware",
+        ),
+        (
+            lambda: m.SetAssetStateStoreByName(name="a", key="k", value=float("inf")),
+            "inf is not a JSON number",
+        ),
+        (lambda: m.ClearAssetStateStoreByUri(""), "ClearAssetStateStoreByUri.uri must not be empty"),
+        (lambda: m.CreateHITLDetailPayload(ti_id=TI_ID, options=[], subject="s"), "at least 1 item"),
+        (
+            lambda: m.CreateHITLDetailPayload(
+                ti_id=TI_ID,
+                options=["a"],
+                subject="s",
+                assigned_users=[{"id": 1}],  # type: ignore[list-item]
+            ),
+            r"assigned_users\[0\] must be a HITLUser",
+        ),
+        (
+            lambda: m.RescheduleTask(reschedule_date=dt.datetime(2026, 1, 1)),
+            "reschedule_date must be timezone",
+        ),
+        (lambda: SucceedTask(task_outlets=[{"name": "a", "extra": {}}]), r"unknown keys \['extra'\]"),
+        (
+            lambda: SucceedTask(task_outlets=[{"name": "a"}]),
+            r"task_outlets\[0\].type must be a non-empty str",
+        ),
+        (lambda: SucceedTask(outlet_events=["x"]), r"outlet_events\[0\] must be a map"),  # type: ignore[list-item]
+    ],
+)
+def test_invalid_vocabulary_requests_are_refused_locally(build: object, message: str) -> None:
+    with pytest.raises(LocalProtocolError, match=message):
+        build()  # type: ignore[operator]
+
+
+# -------------------------------------------------------------- results, shaped as 1.3.2 sends them
+
+DAG_RUN_WIRE = {
+    "dag_id": "d",
+    "run_id": "r",
+    "logical_date": WHEN,
+    "data_interval_start": WHEN,
+    "data_interval_end": WHEN,
+    "run_after": WHEN,
+    "start_date": WHEN,
+    "end_date": None,
+    "clear_number": 1,
+    "run_type": "scheduled",
+    "state": "success",
+    "conf": {"x": 1},
+    "triggering_user_name": None,
+    "consumed_asset_events": [],
+    "partition_key": None,
+    "partition_date": None,
+    "note": "n",
+    "team_name": None,
+}
+
+
+def result(kind: str, body: dict[str, object]) -> dict[str, object]:
+    """A reply body: checked against the 1.3.2 schema, so these fixtures are faithful."""
+    body = {**body, "type": kind}
+    assert_valid(kind, body)
+    return body
+
+
+def test_simple_results_decode() -> None:
+    keys = m.VariableKeysResult.from_wire(
+        result("VariableKeysResult", {"keys": ["a", "b"], "total_entries": 7})
+    )
+    assert (keys.keys, keys.total_entries) == (["a", "b"], 7)
+    assert m.XComCountResponse.from_wire(result("XComCountResponse", {"len": 3})).len == 3
+    assert m.XComSequenceIndexResult.from_wire(
+        result("XComSequenceIndexResult", {"root": {"a": 1}})
+    ).root == {"a": 1}
+    sliced = m.XComSequenceSliceResult.from_wire(result("XComSequenceSliceResult", {"root": [1, None, "x"]}))
+    assert sliced.root == [1, None, "x"]
+    assert m.DagRunStateResult.from_wire(result("DagRunStateResult", {"state": "running"})).state == "running"
+    assert m.DRCount.from_wire(result("DRCount", {"count": 2})).count == 2
+    assert m.TICount.from_wire(result("TICount", {"count": 0})).count == 0
+    assert m.OKResponse.from_wire(result("OKResponse", {"ok": True})).ok is True
+    assert m.TaskStateStoreResult.from_wire(result("TaskStateStoreResult", {"value": [1]})).value == [1]
+    assert m.AssetStateStoreResult.from_wire(result("AssetStateStoreResult", {"value": None})).value is None
+    start = m.TaskRescheduleStartDate.from_wire(result("TaskRescheduleStartDate", {"start_date": WHEN}))
+    assert start.start_date == WHEN
+    assert m.TaskRescheduleStartDate.from_wire({"start_date": None}).start_date is None
+
+
+def test_dag_run_results_decode() -> None:
+    run = DagRun.from_wire(result("DagRunResult", DAG_RUN_WIRE))
+    assert (run.run_type, run.state, run.clear_number, run.note) == ("scheduled", "success", 1, "n")
+    previous = m.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": DAG_RUN_WIRE}))
+    assert previous.dag_run is not None
+    assert previous.dag_run.logical_date == WHEN
+    assert m.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": None})).dag_run is None
+    # exclude_unset: a run without a previous success sends only the type
+    empty = m.PrevSuccessfulDagRunResult.from_wire(result("PrevSuccessfulDagRunResult", {}))
+    assert empty == m.PrevSuccessfulDagRunResult()
+    dates = m.PrevSuccessfulDagRunResult.from_wire(
+        result("PrevSuccessfulDagRunResult", {"data_interval_start": WHEN, "end_date": WHEN})
+    )
+    assert (dates.data_interval_start, dates.data_interval_end, dates.end_date) == (WHEN, None, WHEN)
+
+
+def test_task_instance_results_decode() -> None:
+    wire = {
+        "task_id": "t",
+        "dag_id": "d",
+        "run_id": "r",
+        "logical_date": WHEN,
+        "start_date": WHEN,
+        "end_date": None,
+        "state": "success",
+        "try_number": 2,
+        "map_index": -1,
+        "duration": 1.5,
+    }
+    previous = m.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": wire}))
+    assert previous.task_instance == m.PreviousTaskInstance(
+        task_id="t",
+        dag_id="d",
+        run_id="r",
+        try_number=2,
+        logical_date=WHEN,
+        start_date=WHEN,
+        state="success",
+        duration=1.5,
+    )
+    assert (
+        m.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": None})).task_instance
+        is None
+    )
+    states = m.TaskStatesResult.from_wire(
+        result("TaskStatesResult", {"task_states": {"r": {"t": "success", "m_0": None}}})
+    )
+    assert states.task_states == {"r": {"t": "success", "m_0": None}}
+    crumbs = m.TaskBreadcrumbsResult.from_wire(
+        result(
+            "TaskBreadcrumbsResult",
+            {
+                "breadcrumbs": [
+                    {"task_id": "t", "map_index": -1, "state": "success", "operator": "X", "duration": 1}
+                ]
+            },
+        )
+    )
+    assert crumbs.breadcrumbs[0]["operator"] == "X"
+    with pytest.raises(RemoteProtocolError, match=r"task_states\['r'\].t: expected str or nil, got int"):
+        m.TaskStatesResult.from_wire({"task_states": {"r": {"t": 1}}})
+
+
+def test_dag_and_asset_results_decode_with_omitted_defaults() -> None:
+    dag = m.DagResult.from_wire(
+        result(
+            "DagResult",
+            {
+                "dag_id": "d",
+                "is_paused": True,
+                "bundle_name": "b",
+                "bundle_version": None,
+                "relative_fileloc": "d.py",
+                "owners": "ops",
+                "tags": ["x"],
+                "next_dagrun": WHEN,
+            },
+        )
+    )
+    assert (dag.is_paused, dag.tags, dag.next_dagrun) == (True, ["x"], WHEN)
+    # extra is omitted when nil (exclude_unset)
+    asset = m.AssetResult.from_wire(result("AssetResult", {"name": "a", "uri": "s3://a", "group": "asset"}))
+    assert asset == m.AssetResult("a", "s3://a", "asset", {})
+    by_alias = m.AssetsByAliasResult.from_wire(
+        result(
+            "AssetsByAliasResult",
+            {"assets": [{"name": "a", "uri": "s3://a", "group": "g", "extra": {"k": 1}}]},
+        )
+    )
+    assert by_alias.assets[0].extra == {"k": 1}
+    # an asset event with every defaulted key left out, and one with all of them
+    minimal = {
+        "id": 1,
+        "timestamp": WHEN,
+        "asset": {"name": "a", "uri": "s3://a", "group": "asset"},
+        "created_dagruns": [],
+    }
+    full = {
+        **minimal,
+        "id": 2,
+        "extra": {"rows": 3},
+        "created_dagruns": [
+            {
+                "run_id": "r",
+                "dag_id": "d",
+                "logical_date": None,
+                "start_date": WHEN,
+                "end_date": None,
+                "state": "queued",
+                "data_interval_start": None,
+                "data_interval_end": None,
+                "partition_key": None,
+            }
+        ],
+        "source_task_id": "t",
+        "source_dag_id": "d",
+        "source_run_id": "r",
+        "source_map_index": -1,
+        "partition_key": "p",
+    }
+    events = m.AssetEventsResult.from_wire(
+        result("AssetEventsResult", {"asset_events": [minimal, full]})
+    ).asset_events
+    assert events[0] == m.AssetEvent(id=1, timestamp=WHEN, asset=m.AssetResult("a", "s3://a"))
+    assert events[1].created_dagruns[0].state == "queued"
+    assert (events[1].source_map_index, events[1].partition_key, events[1].extra) == (-1, "p", {"rows": 3})
+    inactive = m.InactiveAssetsResult.from_wire(
+        result("InactiveAssetsResult", {"inactive_assets": [{"name": "a", "uri": "s3://a", "type": "Asset"}]})
+    )
+    assert inactive.inactive_assets == [m.AssetProfile(name="a", uri="s3://a", type="Asset")]
+    assert m.InactiveAssetsResult.from_wire(result("InactiveAssetsResult", {})).inactive_assets == []
+
+
+def test_hitl_result_decodes_with_omitted_defaults() -> None:
+    minimal = m.HITLDetailRequestResult.from_wire(
+        result("HITLDetailRequestResult", {"ti_id": TI_ID, "options": ["y"], "subject": "s"})
+    )
+    assert (minimal.multiple, minimal.defaults, minimal.assigned_users) == (False, None, None)
+    full = m.HITLDetailRequestResult.from_wire(
+        result(
+            "HITLDetailRequestResult",
+            {
+                "ti_id": TI_ID,
+                "options": ["y", "n"],
+                "subject": "s",
+                "body": "b",
+                "defaults": ["y"],
+                "multiple": True,
+                "params": {"p": {}},
+                "assigned_users": [{"id": "u", "name": "U"}],
+            },
+        )
+    )
+    assert full.assigned_users == [m.HITLUser("u", "U")]
+    assert full.params == {"p": {}}
+
+
+@pytest.mark.parametrize(
+    ("decode", "body", "message"),
+    [
+        (m.VariableKeysResult.from_wire, {"keys": "a", "total_entries": 1}, "keys: expected list or nil"),
+        (m.XComCountResponse.from_wire, {}, "required key 'len' is missing"),
+        (m.DagRunStateResult.from_wire, {"state": 1}, "state: expected str, got int"),
+        (m.AssetResult.from_wire, {"name": "a"}, "required key 'uri' is missing"),
+        (m.AssetEvent.from_wire, {"id": 1, "timestamp": "soon", "asset": {}}, "not an RFC 3339"),
+        (m.PreviousTIResult.from_wire, {"task_instance": []}, "expected a map, got list"),
+        (m.DagResult.from_wire, {"dag_id": "d", "is_paused": "no"}, "is_paused: expected bool"),
+    ],
+)
+def test_malformed_results_name_the_field(decode: object, body: dict[str, object], message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=message):
+        decode(body)  # type: ignore[operator]

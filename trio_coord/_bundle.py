@@ -6,17 +6,32 @@ import datetime as _dt
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeVar, overload
 
 from ._client import CoordinatorClient
-from ._messages import DagRun, StartupDetails, TaskInstance, TIRunContext
-from ._wire import JsonValue
+from ._messages import DagRun, SkipTarget, StartupDetails, TaskInstance, TIRunContext
+from ._wire import JsonValue, check_json_value
 
-__all__ = ["Bundle", "Dag", "FailTask", "SkipTask", "Task", "TaskContext", "TaskFunction"]
+__all__ = [
+    "Asset",
+    "AssetAlias",
+    "Bundle",
+    "Dag",
+    "FailTask",
+    "Outlet",
+    "OutletEvents",
+    "Reschedule",
+    "SkipTask",
+    "Task",
+    "TaskContext",
+    "TaskFunction",
+]
 
 _KEY_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+_T = TypeVar("_T")
+_NO_DEFAULT: Final = object()
 
 
 class SkipTask(Exception):
@@ -25,6 +40,223 @@ class SkipTask(Exception):
 
 class FailTask(Exception):
     """Raise from a task to end it as ``failed`` without retrying."""
+
+
+class Reschedule(Exception):
+    """Raise from a task to end this try as ``up_for_reschedule`` and run it again later.
+
+    The task is sent the ``RescheduleTask`` terminal message (the wire
+    message :class:`trio_coord.RescheduleTask`; this exception has a
+    different name so the two never get confused). The scheduler runs the
+    task again at :attr:`reschedule_date` without using up a try, which is
+    how a sensor in "reschedule" mode waits between pokes.
+
+    Args:
+        reschedule_date: when to run again: a timezone-aware datetime, or a
+            non-negative :class:`~datetime.timedelta` from now.
+
+    Raises:
+        ValueError: a naive datetime or a negative timedelta.
+        TypeError: anything else.
+    """
+
+    def __init__(self, reschedule_date: _dt.datetime | _dt.timedelta) -> None:
+        if isinstance(reschedule_date, _dt.timedelta):
+            if reschedule_date < _dt.timedelta(0):
+                raise ValueError(f"Reschedule needs a non-negative delay, got {reschedule_date}")
+            when = _dt.datetime.now(_dt.UTC) + reschedule_date
+        elif isinstance(reschedule_date, _dt.datetime):
+            if reschedule_date.tzinfo is None or reschedule_date.utcoffset() is None:
+                raise ValueError(
+                    "Reschedule needs a timezone-aware datetime (the supervisor rejects naive ones)"
+                )
+            when = reschedule_date
+        else:
+            raise TypeError(
+                f"Reschedule takes a datetime or a timedelta, got {type(reschedule_date).__name__}"
+            )
+        self.reschedule_date: _dt.datetime = when
+        super().__init__(f"reschedule at {when.isoformat()}")
+
+
+#: Airflow's limit on asset names, URIs and alias names.
+_ASSET_TEXT_LIMIT: Final = 1500
+#: Airflow's limit on a partition key (``ID_LEN``).
+_PARTITION_KEY_LIMIT: Final = 250
+
+
+def _check_asset_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > _ASSET_TEXT_LIMIT:
+        raise ValueError(f"{what} is longer than {_ASSET_TEXT_LIMIT} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """An asset a task produces (declare it with ``@dag.task(outlets=[...])``).
+
+    As in Airflow, a missing ``name`` defaults to the ``uri`` and a missing
+    ``uri`` to the ``name``; assets are identified by both.
+
+    Raises:
+        ValueError: neither is given, or one is empty or too long.
+    """
+
+    name: str = ""
+    uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name and not self.uri:
+            raise ValueError("an Asset needs a name or a uri")
+        name = self.name or self.uri
+        uri = self.uri or self.name
+        object.__setattr__(self, "name", _check_asset_text(name, "Asset.name"))
+        object.__setattr__(self, "uri", _check_asset_text(uri, "Asset.uri"))
+
+    def to_profile(self) -> dict[str, object]:
+        """The ``AssetProfile`` map ``SucceedTask.task_outlets`` carries."""
+        return {"name": self.name, "uri": self.uri, "type": "Asset"}
+
+    def key(self) -> dict[str, str]:
+        """The asset key an outlet event names (``dest_asset_key``)."""
+        return {"name": self.name, "uri": self.uri}
+
+
+@dataclass(frozen=True, slots=True)
+class AssetAlias:
+    """An asset alias a task emits events through (declare it with ``@dag.task(outlets=[...])``).
+
+    The assets behind an alias are decided at run time: each event added
+    with :meth:`OutletEvents.add_via_alias` names one.
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_asset_text(self.name, "AssetAlias.name")
+
+    def to_profile(self) -> dict[str, object]:
+        """The ``AssetProfile`` map ``SucceedTask.task_outlets`` carries."""
+        return {"name": self.name, "type": "AssetAlias"}
+
+
+#: What a task may declare in ``outlets``.
+Outlet: TypeAlias = Asset | AssetAlias
+
+
+def _check_extra(extra: Mapping[str, JsonValue] | None, what: str) -> dict[str, JsonValue]:
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"{what} must be a mapping, got {type(extra).__name__}")
+    value = dict(extra)
+    check_json_value(value, what)
+    return value
+
+
+class OutletEvents:
+    """The asset events a running task attaches to its declared outlets.
+
+    Each :meth:`add` / :meth:`add_via_alias` is one asset event, sent with
+    the task's ``SucceedTask`` (events are dropped if the task does not
+    succeed). A declared :class:`Asset` with no event added still gets one
+    event (without ``extra``) from the Execution API, as in Airflow.
+
+    Only declared outlets are accepted: the Execution API silently ignores
+    events for anything else, so they are refused here instead.
+    """
+
+    def __init__(self, outlets: Iterable[Outlet]) -> None:
+        self._outlets = tuple(outlets)
+        self._events: list[dict[str, object]] = []
+
+    def _require(self, outlet: Outlet) -> None:
+        if outlet not in self._outlets:
+            declared = ", ".join(repr(o) for o in self._outlets) or "none"
+            raise ValueError(
+                f"{outlet!r} is not an outlet of this task (declared: {declared}); "
+                "declare it with @dag.task(outlets=[...])"
+            )
+
+    def add(
+        self,
+        asset: Asset,
+        extra: Mapping[str, JsonValue] | None = None,
+        *,
+        partition_key: str | None = None,
+    ) -> None:
+        """Record an event for the declared outlet ``asset``.
+
+        Args:
+            asset: a declared :class:`Asset`.
+            extra: JSON-serialisable details stored with the event.
+            partition_key: the partition the event is for (default: the Dag
+                run's partition key).
+
+        Raises:
+            ValueError: ``asset`` is not declared, ``extra`` is not JSON, or
+                ``partition_key`` is empty or longer than 250 characters.
+        """
+        if not isinstance(asset, Asset):
+            raise TypeError(
+                f"add() takes an Asset, got {type(asset).__name__} (use add_via_alias for aliases)"
+            )
+        self._require(asset)
+        event: dict[str, object] = {"dest_asset_key": asset.key(), "extra": _check_extra(extra, "extra")}
+        if partition_key is not None:
+            key: object = partition_key
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError("partition_key must be a non-empty string")
+            if len(partition_key) > _PARTITION_KEY_LIMIT:
+                raise ValueError(f"partition_key is longer than {_PARTITION_KEY_LIMIT} characters")
+            event["partition_key"] = partition_key
+        self._events.append(event)
+
+    def add_via_alias(
+        self,
+        alias: AssetAlias,
+        asset: Asset,
+        extra: Mapping[str, JsonValue] | None = None,
+        *,
+        asset_extra: Mapping[str, JsonValue] | None = None,
+    ) -> None:
+        """Record an event for ``asset`` emitted through the declared outlet ``alias``.
+
+        Args:
+            alias: a declared :class:`AssetAlias`.
+            asset: the asset the event is for (it need not be declared).
+            extra: JSON-serialisable details stored with the event.
+            asset_extra: the asset's own ``extra``, used if the event creates it.
+
+        Raises:
+            ValueError: ``alias`` is not declared, or an extra is not JSON.
+        """
+        given: tuple[object, object] = (alias, asset)
+        if not isinstance(given[0], AssetAlias) or not isinstance(given[1], Asset):
+            raise TypeError("add_via_alias() takes an AssetAlias and an Asset")
+        self._require(alias)
+        self._events.append(
+            {
+                "source_alias_name": alias.name,
+                "dest_asset_key": asset.key(),
+                "dest_asset_extra": _check_extra(asset_extra, "asset_extra"),
+                "extra": _check_extra(extra, "extra"),
+            }
+        )
+
+    def to_wire(self) -> list[dict[str, object]]:
+        """The ``SucceedTask.outlet_events`` list (copies)."""
+        return [dict(event) for event in self._events]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __repr__(self) -> str:
+        return f"<OutletEvents {len(self._events)} event(s) for {len(self._outlets)} outlet(s)>"
 
 
 class TaskContext:
@@ -39,6 +271,8 @@ class TaskContext:
             XComs and the rest of the supervisor vocabulary.
         log: the task's :class:`logging.Logger` (``task.<dag_id>.<task_id>``).
         task: the registered :class:`Task`.
+        outlet_events: the asset events to attach to the task's declared
+            outlets (sent when the task succeeds).
     """
 
     def __init__(self, details: StartupDetails, client: CoordinatorClient, task: Task) -> None:
@@ -49,6 +283,7 @@ class TaskContext:
         self.client = client
         self.task = task
         self.log = logging.getLogger(f"task.{details.ti.dag_id}.{details.ti.task_id}")
+        self.outlet_events = OutletEvents(task.outlets)
 
     @property
     def logical_date(self) -> _dt.datetime | None:
@@ -106,6 +341,44 @@ class TaskContext:
         """
         await self.client.push_xcom(self.ti, key, value)
 
+    @property
+    def outlets(self) -> tuple[Outlet, ...]:
+        """The assets and aliases the task declared it produces."""
+        return self.task.outlets
+
+    async def skip_downstream(self, *tasks: SkipTarget) -> None:
+        """Mark tasks of this Dag run as skipped (ids, or ``(task_id, map_index)`` pairs)."""
+        await self.client.skip_downstream_tasks(list(tasks))
+
+    @overload
+    async def get_task_state(self, key: str) -> JsonValue: ...
+    @overload
+    async def get_task_state(self, key: str, default: _T) -> JsonValue | _T: ...
+
+    async def get_task_state(self, key: str, default: object = _NO_DEFAULT) -> object:
+        """Read ``key`` from this task instance's state store.
+
+        Raises:
+            TaskStoreNotFound: the key is not stored and no default was given.
+        """
+        if default is _NO_DEFAULT:
+            return await self.client.get_task_state(self.ti.id, key)
+        return await self.client.get_task_state(self.ti.id, key, default)
+
+    async def set_task_state(
+        self, key: str, value: JsonValue, *, expires_at: _dt.datetime | None = None
+    ) -> None:
+        """Store ``value`` under ``key`` in this task instance's state store."""
+        await self.client.set_task_state(self.ti.id, key, value, expires_at=expires_at)
+
+    async def delete_task_state(self, key: str) -> None:
+        """Delete ``key`` from this task instance's state store."""
+        await self.client.delete_task_state(self.ti.id, key)
+
+    async def clear_task_state(self) -> None:
+        """Delete every key of this task instance's state store."""
+        await self.client.clear_task_state(self.ti.id)
+
 
 #: The signature of a task: an ``async def`` taking a :class:`TaskContext`.
 TaskFunction: TypeAlias = Callable[[TaskContext], Awaitable[object]]
@@ -120,6 +393,7 @@ class Task:
     task_id: str
     function: TaskFunction
     push_return_value: bool = True
+    outlets: tuple[Outlet, ...] = ()
 
 
 def _is_async_function(fn: object) -> bool:
@@ -158,7 +432,12 @@ class Dag:
     def task(self, function: _F, /) -> _F: ...
     @overload
     def task(
-        self, /, *, task_id: str | None = None, push_return_value: bool = True
+        self,
+        /,
+        *,
+        task_id: str | None = None,
+        push_return_value: bool = True,
+        outlets: Iterable[Outlet] = (),
     ) -> Callable[[_F], _F]: ...
 
     def task(
@@ -168,6 +447,7 @@ class Dag:
         *,
         task_id: str | None = None,
         push_return_value: bool = True,
+        outlets: Iterable[Outlet] = (),
     ) -> _F | Callable[[_F], _F]:
         """Register an ``async def`` task; usable as ``@dag.task`` or ``@dag.task(...)``.
 
@@ -176,11 +456,19 @@ class Dag:
             task_id: the task id (default: the function's name).
             push_return_value: push a non-``None`` return value as the
                 ``return_value`` XCom (default ``True``).
+            outlets: the :class:`Asset` s and :class:`AssetAlias` es the task
+                produces; sent as ``task_outlets`` when it succeeds, so the
+                Execution API records an asset event for each asset.
 
         Raises:
-            TypeError: the function is not an ``async def``.
+            TypeError: the function is not an ``async def``, or an outlet is
+                not an Asset or AssetAlias.
             ValueError: the task id is invalid or already registered.
         """
+        declared = tuple(outlets)
+        for outlet in declared:
+            if not isinstance(outlet, (Asset, AssetAlias)):
+                raise TypeError(f"outlets must be Asset or AssetAlias objects, got {outlet!r}")
 
         def register(fn: _F) -> _F:
             if not _is_async_function(fn):
@@ -189,7 +477,7 @@ class Dag:
             tid = _check_key(task_id if task_id is not None else fn.__name__, "task_id")
             if tid in self._tasks:
                 raise ValueError(f"task {tid!r} is already registered in Dag {self.dag_id!r}")
-            self._tasks[tid] = Task(self.dag_id, tid, fn, push_return_value)
+            self._tasks[tid] = Task(self.dag_id, tid, fn, push_return_value, tuple(dict.fromkeys(declared)))
             return fn
 
         if function is not None:

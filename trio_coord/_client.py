@@ -9,30 +9,106 @@ surfaces as :class:`RequestTimeout` naming it, never as a hang.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
+from collections.abc import Mapping, Sequence
 from typing import Final, TypeVar, overload
 
 import trio
 
 from ._comm import CoordinatorComm
 from ._connection_uri import connection_from_env
-from ._errors import RemoteProtocolError, RequestTimeout, VariableNotFound
+from ._errors import (
+    AssetStoreNotFound,
+    RemoteProtocolError,
+    RequestTimeout,
+    TaskStoreNotFound,
+    VariableNotFound,
+)
 from ._framing import WireMap
 from ._messages import (
+    AssetEvent,
+    AssetEventsResult,
+    AssetProfile,
+    AssetResult,
+    AssetsByAliasResult,
+    AssetStateStoreResult,
+    ClearAssetStateStoreByName,
+    ClearAssetStateStoreByUri,
+    ClearTaskStateStore,
     Connection,
+    CreateHITLDetailPayload,
+    DagResult,
+    DagRun,
+    DagRunStateResult,
+    DeleteAssetStateStoreByName,
+    DeleteAssetStateStoreByUri,
+    DeleteTaskStateStore,
+    DeleteVariable,
     DeleteXCom,
+    DRCount,
+    GetAssetByName,
+    GetAssetByUri,
+    GetAssetEventByAsset,
+    GetAssetEventByAssetAlias,
+    GetAssetsByAlias,
+    GetAssetStateStoreByName,
+    GetAssetStateStoreByUri,
     GetConnection,
+    GetDag,
+    GetDagRun,
+    GetDagRunState,
+    GetDRCount,
+    GetPreviousDagRun,
+    GetPreviousTI,
+    GetPrevSuccessfulDagRun,
+    GetTaskBreadcrumbs,
+    GetTaskRescheduleStartDate,
+    GetTaskStates,
+    GetTaskStateStore,
+    GetTICount,
     GetVariable,
+    GetVariableKeys,
     GetXCom,
+    GetXComCount,
+    GetXComSequenceItem,
+    GetXComSequenceSlice,
+    HITLDetailRequestResult,
+    HITLUser,
+    InactiveAssetsResult,
     MaskSecret,
+    OKResponse,
+    PreviousDagRunResult,
+    PreviousTaskInstance,
+    PreviousTIResult,
+    PrevSuccessfulDagRunResult,
+    PutVariable,
     Request,
+    SetAssetStateStoreByName,
+    SetAssetStateStoreByUri,
+    SetRenderedFields,
+    SetRenderedMapIndex,
+    SetTaskStateStore,
     SetXCom,
+    SkipDownstreamTasks,
+    SkipTarget,
+    TaskBreadcrumbsResult,
     TaskInstance,
+    TaskRescheduleStartDate,
+    TaskStatesResult,
+    TaskStateStoreResult,
+    TICount,
+    TriggerDagRun,
+    ValidateInletsAndOutlets,
+    VariableKeysResult,
     VariableResult,
+    XComCountResponse,
     XComResult,
+    XComSequenceIndexResult,
+    XComSequenceSliceResult,
 )
-from ._redact import is_sensitive_key, register_secret
+from ._redact import REPLACEMENT, is_sensitive_key, redact, register_secret
 from ._wire import JsonValue
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "CoordinatorClient"]
@@ -62,6 +138,17 @@ def _timeout_from_env() -> float:
         raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be a number of seconds, got {raw!r}") from None
     if not value > 0:
         raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be positive, got {raw!r}")
+    return value
+
+
+def _mask_json(value: JsonValue, key: str | None) -> JsonValue:
+    """``value`` with secrets masked as Airflow masks rendered fields."""
+    if isinstance(value, str):
+        return REPLACEMENT if key is not None and is_sensitive_key(key) else redact(value)
+    if isinstance(value, list):
+        return [_mask_json(item, key) for item in value]
+    if isinstance(value, dict):
+        return {k: _mask_json(v, k) for k, v in value.items()}
     return value
 
 
@@ -261,3 +348,455 @@ class CoordinatorClient:
         message = MaskSecret(value=value, name=name)
         register_secret(value)
         await self.request(message)
+
+    # ------------------------------------------------------------------ the wider vocabulary
+    #
+    # One method per request type the 1.3.2 supervisor handles (see
+    # docs/supervisor-requests.md). Each validates its request before sending
+    # (LocalProtocolError, nothing sent), waits at most request_timeout, and
+    # raises the ApiError subclass for an error reply.
+
+    async def _ok(self, message: Request) -> None:
+        """Send a request answered by ``OKResponse`` and check that it is ok."""
+        reply = OKResponse.from_wire(await self.request(message))
+        if not reply.ok:
+            raise RemoteProtocolError(f"{message.describe()}: the supervisor answered OKResponse(ok=false)")
+
+    # variables
+
+    async def get_variable_keys(
+        self, prefix: str | None = None, *, limit: int = 1000, offset: int = 0
+    ) -> VariableKeysResult:
+        """Return one page of variable keys (``limit`` from ``offset``) and the total count.
+
+        Args:
+            prefix: only keys starting with it (all keys when ``None``).
+            limit: the most keys returned (at least 1).
+            offset: how many matching keys to skip.
+        """
+        message = GetVariableKeys(prefix=prefix, limit=limit, offset=offset)
+        return VariableKeysResult.from_wire(await self.request(message))
+
+    async def set_variable(self, key: str, value: str | None, description: str | None = None) -> None:
+        """Create or replace a variable (Go: ``SetVariable``)."""
+        await self.request(PutVariable(key=key, value=value, description=description))
+
+    async def delete_variable(self, key: str) -> None:
+        """Delete a variable (deleting a missing one is not an error)."""
+        await self._ok(DeleteVariable(key))
+
+    # xcoms
+
+    async def get_xcom_count(self, *, dag_id: str, run_id: str, task_id: str, key: str) -> int:
+        """Return how many values a (mapped) XCom has."""
+        message = GetXComCount(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id)
+        return XComCountResponse.from_wire(await self.request(message)).len
+
+    async def get_xcom_sequence_item(
+        self, *, dag_id: str, run_id: str, task_id: str, key: str, offset: int
+    ) -> JsonValue:
+        """Return item ``offset`` of a mapped XCom (negative counts from the end).
+
+        Raises:
+            XComNotFound: there is no such item.
+        """
+        message = GetXComSequenceItem(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id, offset=offset)
+        return XComSequenceIndexResult.from_wire(await self.request(message)).root
+
+    async def get_xcom_sequence_slice(
+        self,
+        *,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+        include_prior_dates: bool = False,
+    ) -> list[JsonValue]:
+        """Return ``values[start:stop:step]`` of a mapped XCom."""
+        message = GetXComSequenceSlice(
+            key=key,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            start=start,
+            stop=stop,
+            step=step,
+            include_prior_dates=include_prior_dates,
+        )
+        return XComSequenceSliceResult.from_wire(await self.request(message)).root
+
+    # rendering
+
+    async def set_rendered_fields(self, rendered_fields: Mapping[str, JsonValue]) -> None:
+        """Store the running task instance's rendered template fields (shown in the UI).
+
+        Like the Python task runner, secrets are masked before sending: every
+        registered secret inside a string, and any string under a sensitive
+        key (``password``, ``token``, ...), becomes ``***``.
+        """
+        message = SetRenderedFields(dict(rendered_fields))  # validates first
+        await self.request(SetRenderedFields(_mask_json(message.rendered_fields, None)))  # type: ignore[arg-type]
+
+    async def set_rendered_map_index(self, rendered_map_index: str) -> None:
+        """Set the running task instance's rendered map index (its display name in the UI)."""
+        await self.request(SetRenderedMapIndex(rendered_map_index))
+
+    # task instances and Dag runs
+
+    async def skip_downstream_tasks(self, tasks: Sequence[SkipTarget]) -> None:
+        """Mark tasks of the running Dag run as skipped; the calling task carries on.
+
+        Args:
+            tasks: task ids, or ``(task_id, map_index)`` pairs for mapped instances.
+        """
+        await self.request(SkipDownstreamTasks(list(tasks)))
+
+    async def trigger_dag_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        *,
+        conf: Mapping[str, JsonValue] | None = None,
+        logical_date: _dt.datetime | None = None,
+        run_after: _dt.datetime | None = None,
+        reset_dag_run: bool = False,
+        partition_key: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Trigger a run of Dag ``dag_id`` with id ``run_id``.
+
+        Args:
+            reset_dag_run: clear an existing run with the same id instead of failing.
+            partition_key: accepted, but task-sdk 1.3.2 does not forward it.
+
+        Raises:
+            DagRunAlreadyExists: the run exists and ``reset_dag_run`` is false.
+        """
+        message = TriggerDagRun(
+            dag_id=dag_id,
+            run_id=run_id,
+            logical_date=logical_date,
+            run_after=run_after,
+            conf=dict(conf) if conf is not None else None,
+            reset_dag_run=reset_dag_run,
+            partition_key=partition_key,
+            note=note,
+        )
+        await self._ok(message)
+
+    async def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
+        """Return a Dag run."""
+        return DagRun.from_wire(await self.request(GetDagRun(dag_id=dag_id, run_id=run_id)), "DagRunResult")
+
+    async def get_dag_run_state(self, dag_id: str, run_id: str) -> str:
+        """Return a Dag run's state (``queued``, ``running``, ``success`` or ``failed``)."""
+        reply = await self.request(GetDagRunState(dag_id=dag_id, run_id=run_id))
+        return DagRunStateResult.from_wire(reply).state
+
+    async def get_dag_run_count(
+        self,
+        dag_id: str,
+        *,
+        logical_dates: Sequence[_dt.datetime] | None = None,
+        run_ids: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
+    ) -> int:
+        """Count the runs of ``dag_id`` matching every filter given (``GetDRCount``)."""
+        message = GetDRCount(
+            dag_id=dag_id,
+            logical_dates=list(logical_dates) if logical_dates is not None else None,
+            run_ids=list(run_ids) if run_ids is not None else None,
+            states=list(states) if states is not None else None,
+        )
+        return DRCount.from_wire(await self.request(message)).count
+
+    async def get_previous_dag_run(
+        self, dag_id: str, logical_date: _dt.datetime, *, state: str | None = None
+    ) -> DagRun | None:
+        """Return the last run of ``dag_id`` before ``logical_date`` (in ``state``), if any."""
+        message = GetPreviousDagRun(dag_id=dag_id, logical_date=logical_date, state=state)
+        return PreviousDagRunResult.from_wire(await self.request(message)).dag_run
+
+    async def get_prev_successful_dag_run(self, ti_id: str) -> PrevSuccessfulDagRunResult:
+        """Return the dates of the previous successful run of the running task's Dag.
+
+        ``ti_id`` must be a UUID; the 1.3.2 supervisor ignores it and answers
+        for the task instance it runs. All dates are ``None`` when there is
+        no such run.
+        """
+        return PrevSuccessfulDagRunResult.from_wire(await self.request(GetPrevSuccessfulDagRun(ti_id)))
+
+    async def get_previous_ti(
+        self,
+        dag_id: str,
+        task_id: str,
+        *,
+        logical_date: _dt.datetime | None = None,
+        map_index: int = -1,
+        state: str | None = None,
+    ) -> PreviousTaskInstance | None:
+        """Return the previous instance of a task (before ``logical_date``, in ``state``), if any."""
+        message = GetPreviousTI(
+            dag_id=dag_id, task_id=task_id, logical_date=logical_date, map_index=map_index, state=state
+        )
+        return PreviousTIResult.from_wire(await self.request(message)).task_instance
+
+    async def get_ti_count(
+        self,
+        dag_id: str,
+        *,
+        map_index: int | None = None,
+        task_ids: Sequence[str] | None = None,
+        task_group_id: str | None = None,
+        logical_dates: Sequence[_dt.datetime] | None = None,
+        run_ids: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
+    ) -> int:
+        """Count the task instances of ``dag_id`` matching every filter given."""
+        message = GetTICount(
+            dag_id=dag_id,
+            map_index=map_index,
+            task_ids=list(task_ids) if task_ids is not None else None,
+            task_group_id=task_group_id,
+            logical_dates=list(logical_dates) if logical_dates is not None else None,
+            run_ids=list(run_ids) if run_ids is not None else None,
+            states=list(states) if states is not None else None,
+        )
+        return TICount.from_wire(await self.request(message)).count
+
+    async def get_task_states(
+        self,
+        dag_id: str,
+        *,
+        map_index: int | None = None,
+        task_ids: Sequence[str] | None = None,
+        task_group_id: str | None = None,
+        logical_dates: Sequence[_dt.datetime] | None = None,
+        run_ids: Sequence[str] | None = None,
+    ) -> dict[str, dict[str, str | None]]:
+        """Return ``{run_id: {task_id: state}}`` for the matching task instances.
+
+        A mapped instance appears as ``"<task_id>_<map_index>"``.
+        """
+        message = GetTaskStates(
+            dag_id=dag_id,
+            map_index=map_index,
+            task_ids=list(task_ids) if task_ids is not None else None,
+            task_group_id=task_group_id,
+            logical_dates=list(logical_dates) if logical_dates is not None else None,
+            run_ids=list(run_ids) if run_ids is not None else None,
+        )
+        return TaskStatesResult.from_wire(await self.request(message)).task_states
+
+    async def get_task_breadcrumbs(self, dag_id: str, run_id: str) -> list[dict[str, object]]:
+        """Return a summary (task_id, map_index, state, operator, duration) of each finished instance."""
+        reply = await self.request(GetTaskBreadcrumbs(dag_id=dag_id, run_id=run_id))
+        return TaskBreadcrumbsResult.from_wire(reply).breadcrumbs
+
+    async def get_task_reschedule_start_date(self, ti_id: str, try_number: int = 1) -> _dt.datetime | None:
+        """Return when the first reschedule of try ``try_number`` of ``ti_id`` started, if any."""
+        reply = await self.request(GetTaskRescheduleStartDate(ti_id=ti_id, try_number=try_number))
+        return TaskRescheduleStartDate.from_wire(reply).start_date
+
+    async def get_dag(self, dag_id: str) -> DagResult:
+        """Return what the Execution API knows about Dag ``dag_id`` (``is_paused``, tags, ...)."""
+        return DagResult.from_wire(await self.request(GetDag(dag_id)))
+
+    # assets
+
+    async def get_asset_by_name(self, name: str) -> AssetResult:
+        """Return the active asset named ``name``.
+
+        Raises:
+            AssetNotFound: no active asset has that name.
+        """
+        return AssetResult.from_wire(await self.request(GetAssetByName(name)))
+
+    async def get_asset_by_uri(self, uri: str) -> AssetResult:
+        """Return the active asset with URI ``uri``.
+
+        Raises:
+            AssetNotFound: no active asset has that URI.
+        """
+        return AssetResult.from_wire(await self.request(GetAssetByUri(uri)))
+
+    async def get_assets_by_alias(self, alias_name: str) -> list[AssetResult]:
+        """Return the assets the asset alias ``alias_name`` resolves to."""
+        return AssetsByAliasResult.from_wire(await self.request(GetAssetsByAlias(alias_name))).assets
+
+    async def get_asset_events(
+        self,
+        *,
+        name: str | None = None,
+        uri: str | None = None,
+        after: _dt.datetime | None = None,
+        before: _dt.datetime | None = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> list[AssetEvent]:
+        """Return the events of the asset with ``name`` and/or ``uri`` (at least one is needed)."""
+        message = GetAssetEventByAsset(
+            name=name, uri=uri, after=after, before=before, limit=limit, ascending=ascending
+        )
+        return AssetEventsResult.from_wire(await self.request(message)).asset_events
+
+    async def get_asset_events_by_alias(
+        self,
+        alias_name: str,
+        *,
+        after: _dt.datetime | None = None,
+        before: _dt.datetime | None = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> list[AssetEvent]:
+        """Return the asset events emitted through the asset alias ``alias_name``."""
+        message = GetAssetEventByAssetAlias(
+            alias_name=alias_name, after=after, before=before, limit=limit, ascending=ascending
+        )
+        return AssetEventsResult.from_wire(await self.request(message)).asset_events
+
+    async def validate_inlets_and_outlets(self, ti_id: str) -> list[AssetProfile]:
+        """Return the inlets and outlets of task instance ``ti_id`` that are not active assets."""
+        reply = await self.request(ValidateInletsAndOutlets(ti_id))
+        return InactiveAssetsResult.from_wire(reply).inactive_assets
+
+    # task state store
+
+    @overload
+    async def get_task_state(self, ti_id: str, key: str) -> JsonValue: ...
+    @overload
+    async def get_task_state(self, ti_id: str, key: str, default: _T) -> JsonValue | _T: ...
+
+    async def get_task_state(self, ti_id: str, key: str, default: object = _NO_DEFAULT) -> object:
+        """Return the value stored under ``key`` in task instance ``ti_id``'s state store.
+
+        Args:
+            default: returned when the key is not stored; without it a missing
+                key raises :class:`~trio_coord.TaskStoreNotFound`.
+        """
+        try:
+            reply = await self.request(GetTaskStateStore(ti_id=ti_id, key=key))
+        except TaskStoreNotFound:
+            if default is _NO_DEFAULT:
+                raise
+            return default
+        return TaskStateStoreResult.from_wire(reply).value
+
+    async def set_task_state(
+        self, ti_id: str, key: str, value: JsonValue, *, expires_at: _dt.datetime | None = None
+    ) -> None:
+        """Store ``value`` under ``key`` in task instance ``ti_id``'s state store (until ``expires_at``)."""
+        await self._ok(SetTaskStateStore(ti_id=ti_id, key=key, value=value, expires_at=expires_at))
+
+    async def delete_task_state(self, ti_id: str, key: str) -> None:
+        """Delete ``key`` from task instance ``ti_id``'s state store."""
+        await self._ok(DeleteTaskStateStore(ti_id=ti_id, key=key))
+
+    async def clear_task_state(self, ti_id: str) -> None:
+        """Delete every key of task instance ``ti_id``'s state store."""
+        await self._ok(ClearTaskStateStore(ti_id=ti_id))
+
+    # asset state store
+
+    @staticmethod
+    def _asset_ref(name: str | None, uri: str | None) -> tuple[str, str]:
+        if name is not None and uri is None:
+            return "name", name
+        if uri is not None and name is None:
+            return "uri", uri
+        raise ValueError("give exactly one of name= or uri= to address the asset")
+
+    @overload
+    async def get_asset_state(
+        self, key: str, *, name: str | None = ..., uri: str | None = ...
+    ) -> JsonValue: ...
+    @overload
+    async def get_asset_state(
+        self, key: str, default: _T, *, name: str | None = ..., uri: str | None = ...
+    ) -> JsonValue | _T: ...
+
+    async def get_asset_state(
+        self, key: str, default: object = _NO_DEFAULT, *, name: str | None = None, uri: str | None = None
+    ) -> object:
+        """Return the value stored under ``key`` in an asset's state store.
+
+        Address the asset by exactly one of ``name`` or ``uri``.
+
+        Args:
+            default: returned when the key is not stored; without it a missing
+                key raises :class:`~trio_coord.AssetStoreNotFound`.
+
+        Raises:
+            ValueError: neither or both of ``name`` and ``uri`` were given.
+        """
+        by, ref = self._asset_ref(name, uri)
+        message: Request = (
+            GetAssetStateStoreByName(name=ref, key=key)
+            if by == "name"
+            else GetAssetStateStoreByUri(uri=ref, key=key)
+        )
+        try:
+            reply = await self.request(message)
+        except AssetStoreNotFound:
+            if default is _NO_DEFAULT:
+                raise
+            return default
+        return AssetStateStoreResult.from_wire(reply).value
+
+    async def set_asset_state(
+        self, key: str, value: JsonValue, *, name: str | None = None, uri: str | None = None
+    ) -> None:
+        """Store ``value`` under ``key`` in the state store of the asset with ``name`` or ``uri``."""
+        by, ref = self._asset_ref(name, uri)
+        await self._ok(
+            SetAssetStateStoreByName(name=ref, key=key, value=value)
+            if by == "name"
+            else SetAssetStateStoreByUri(uri=ref, key=key, value=value)
+        )
+
+    async def delete_asset_state(self, key: str, *, name: str | None = None, uri: str | None = None) -> None:
+        """Delete ``key`` from the state store of the asset with ``name`` or ``uri``."""
+        by, ref = self._asset_ref(name, uri)
+        await self._ok(
+            DeleteAssetStateStoreByName(name=ref, key=key)
+            if by == "name"
+            else DeleteAssetStateStoreByUri(uri=ref, key=key)
+        )
+
+    async def clear_asset_state(self, *, name: str | None = None, uri: str | None = None) -> None:
+        """Delete every key of the state store of the asset with ``name`` or ``uri``."""
+        by, ref = self._asset_ref(name, uri)
+        await self._ok(ClearAssetStateStoreByName(ref) if by == "name" else ClearAssetStateStoreByUri(ref))
+
+    # human in the loop
+
+    async def create_hitl_detail(
+        self,
+        ti_id: str,
+        *,
+        options: Sequence[str],
+        subject: str,
+        body: str | None = None,
+        defaults: Sequence[str] | None = None,
+        multiple: bool = False,
+        params: Mapping[str, JsonValue] | None = None,
+        assigned_users: Sequence[HITLUser] | None = None,
+    ) -> HITLDetailRequestResult:
+        """Create the request part of a Human-in-the-loop interaction for task instance ``ti_id``.
+
+        Returns the request as the Execution API stored it.
+        """
+        message = CreateHITLDetailPayload(
+            ti_id=ti_id,
+            options=list(options),
+            subject=subject,
+            body=body,
+            defaults=list(defaults) if defaults is not None else None,
+            multiple=multiple,
+            params=dict(params) if params is not None else None,
+            assigned_users=list(assigned_users) if assigned_users is not None else None,
+        )
+        return HITLDetailRequestResult.from_wire(await self.request(message))

@@ -6,7 +6,9 @@ The decision table (the same as Airflow's Python task runner and the Go SDK):
 what happened                          terminal message
 =====================================  ====================================
 no task registered under the ids      ``TaskState(removed)``
-returned (value pushed unless None)    ``SucceedTask`` (empty outlet lists)
+returned (value pushed unless None)    ``SucceedTask`` with the declared
+                                       outlets and the events the task added
+raised :class:`Reschedule`             ``RescheduleTask(reschedule_date)``
 raised :class:`SkipTask`               ``TaskState(skipped)``
 raised :class:`FailTask`               ``TaskState(failed)``
 raised anything else, or cancelled     ``RetryTask`` if ``should_retry``,
@@ -27,9 +29,16 @@ import logging
 import outcome
 import trio
 
-from ._bundle import Bundle, FailTask, SkipTask, TaskContext
+from ._bundle import Bundle, FailTask, Reschedule, SkipTask, TaskContext
 from ._client import CoordinatorClient
-from ._messages import RetryTask, StartupDetails, SucceedTask, TaskState, TerminalMessage
+from ._messages import (
+    RescheduleTask,
+    RetryTask,
+    StartupDetails,
+    SucceedTask,
+    TaskState,
+    TerminalMessage,
+)
 from ._redact import redact
 
 __all__ = ["run_task"]
@@ -104,11 +113,22 @@ async def run_task(
 
     if isinstance(result, outcome.Value):
         logger.info("task %s.%s succeeded", ti.dag_id, ti.task_id)
-        return SucceedTask()
+        return SucceedTask(
+            task_outlets=[outlet.to_profile() for outlet in task.outlets],
+            outlet_events=ctx.outlet_events.to_wire(),
+        )
 
     exc = result.error
     if isinstance(exc, trio.Cancelled) and not scope.cancel_called:
         result.unwrap()  # cancelled from outside: let it propagate
+    if isinstance(exc, Reschedule):
+        logger.info(
+            "task %s.%s asked to be rescheduled at %s",
+            ti.dag_id,
+            ti.task_id,
+            exc.reschedule_date.isoformat(),
+        )
+        return RescheduleTask(reschedule_date=exc.reschedule_date)
     if isinstance(exc, SkipTask):
         logger.info("task %s.%s skipped: %s", ti.dag_id, ti.task_id, exc)
         return TaskState("skipped")

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -74,7 +75,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self
@@ -256,6 +257,7 @@ class FakeExecutionAPI:
         self._task_instances: dict[str, TaskInstanceDTO] = {}
         self._hooks: list[tuple[str, str, Callable[[ApiCall], None]]] = []
         self._lock = threading.Lock()
+        self._init_vocabulary_state()
 
     @staticmethod
     def _connection(conn_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -320,6 +322,8 @@ class FakeExecutionAPI:
         return response
 
     def _route(self, call: ApiCall) -> httpx.Response | None:
+        if (vocabulary := self._route_vocabulary(call)) is not None:
+            return vocabulary
         if match := _TI_ROUTE.fullmatch(call.path):
             return self._task_instance(call, match["ti"], match["action"])
         if call.path.startswith("variables/") and call.path != "variables/keys":
@@ -418,6 +422,362 @@ class FakeExecutionAPI:
         }
         context.update(overrides)
         return context
+
+    # ------------------------------------------------------------------ the wider vocabulary
+    #
+    # Routes for every request type beyond variables, connections and plain
+    # XComs, answered from seedable state (JSON shaped as the Execution API
+    # returns it). Multi-valued query filters (``states=a&states=b``) reach
+    # the routes with their first value only, as ``ApiCall.query`` keeps one.
+
+    def _init_vocabulary_state(self) -> None:
+        #: Dags by id, as ``DagResponse`` JSON.
+        self.dags: dict[str, dict[str, Any]] = {}
+        #: Dag runs by (dag_id, run_id), as ``DagRun`` JSON (every key present).
+        self.dag_runs: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Task instances: dicts with dag_id, run_id, task_id, map_index, state,
+        #: logical_date, start_date, end_date, try_number, duration, operator.
+        self.task_instances: list[dict[str, Any]] = []
+        #: ``PrevSuccessfulDagRunResponse`` JSON, by ti id.
+        self.prev_successful_dag_runs: dict[str, dict[str, Any]] = {}
+        #: First reschedule start dates (ISO strings), by ti id.
+        self.reschedule_start_dates: dict[str, str] = {}
+        #: Active assets by name, as ``AssetResponse`` JSON.
+        self.assets: dict[str, dict[str, Any]] = {}
+        #: Asset aliases: the names of the assets each resolves to.
+        self.asset_aliases: dict[str, list[str]] = {}
+        #: Asset events, as ``AssetEventResponse`` JSON.
+        self.asset_events: list[dict[str, Any]] = []
+        #: Asset events by alias name (``asset-events/by-asset-alias``).
+        self.alias_asset_events: dict[str, list[dict[str, Any]]] = {}
+        #: ``InactiveAssetsResponse.inactive_assets``, by ti id.
+        self.inactive_assets: dict[str, list[dict[str, Any]]] = {}
+        #: Task state stores by (ti_id, key); asset state stores by (asset name, key).
+        self.task_state_store: dict[tuple[str, str], Any] = {}
+        self.asset_state_store: dict[tuple[str, str], Any] = {}
+        #: Human-in-the-loop requests by ti id, as stored.
+        self.hitl_details: dict[str, dict[str, Any]] = {}
+
+    def _route_vocabulary(self, call: ApiCall) -> httpx.Response | None:
+        path, method, q = call.path, call.method, call.query
+        if path == "variables/keys" and method == "GET":
+            prefix = q.get("prefix")
+            keys = sorted(k for k in self.variables if prefix is None or k.startswith(prefix))
+            offset, limit = int(q.get("offset", 0)), int(q.get("limit", 1000))
+            return httpx.Response(
+                200, json={"keys": keys[offset : offset + limit], "total_entries": len(keys)}
+            )
+        if match := _XCOM_ITEM_ROUTE.fullmatch(path):
+            return self._xcom_sequence(call, match)
+        if method == "HEAD" and (match := _XCOM_ROUTE.fullmatch(path)):
+            where = (match["dag"], match["run"], match["task"], match["key"])
+            count = sum(1 for key in self.xcoms if key[:4] == where)
+            return httpx.Response(200, headers={"Content-Range": f"map_indexes {count}"})
+        if path.startswith("dag-runs/"):
+            return self._dag_runs_route(call, path.removeprefix("dag-runs/"))
+        if path.startswith(("task-instances/", "task-reschedules/")):
+            return self._task_instances_route(call)
+        if path.startswith("dags/") and method == "GET":
+            dag = self.dags.get(path.removeprefix("dags/"))
+            return httpx.Response(200, json=dag) if dag else _not_found(f"Dag {path} not found")
+        if path.startswith("assets/") and method == "GET":
+            return self._assets_route(path.removeprefix("assets/"), q)
+        if path.startswith("asset-events/") and method == "GET":
+            return self._asset_events_route(path.removeprefix("asset-events/"), q)
+        if path.startswith("store/"):
+            return self._store_route(call, path.removeprefix("store/"))
+        if path.startswith("hitlDetails/") and method == "POST":
+            body = {k: v for k, v in (call.body or {}).items() if k != "type"}
+            self.hitl_details[path.removeprefix("hitlDetails/")] = body
+            return httpx.Response(201, json=body)
+        return None
+
+    def _xcom_sequence(self, call: ApiCall, match: re.Match[str]) -> httpx.Response | None:
+        if call.method != "GET":
+            return None
+        where = (match["dag"], match["run"], match["task"], match["key"])
+        values = [value for key, value in sorted(self.xcoms.items()) if key[:4] == where]
+        if match["op"] == "slice":
+            q = call.query
+            bounds = [int(q[name]) if name in q else None for name in ("start", "stop", "step")]
+            return httpx.Response(200, json=values[slice(*bounds)])
+        offset = int(match["offset"])
+        if not -len(values) <= offset < len(values):
+            return _not_found(f"XCom with key={where[3]!r} offset={offset} not found")
+        return httpx.Response(200, json=values[offset])
+
+    def _dag_runs_route(self, call: ApiCall, rest: str) -> httpx.Response | None:
+        q = call.query
+        if rest == "count" and call.method == "GET":
+            runs = self._matching(self.dag_runs.values(), q, ("logical_dates", "run_ids", "states"))
+            return httpx.Response(200, json=len(runs))
+        if rest == "previous" and call.method == "GET":
+            before = _when(q["logical_date"])
+            runs = [
+                dr
+                for dr in self.dag_runs.values()
+                if dr["dag_id"] == q["dag_id"]
+                and dr["logical_date"] is not None
+                and _when(dr["logical_date"]) < before
+                and ("state" not in q or dr["state"] == q["state"])
+            ]
+            latest = max(runs, key=lambda dr: _when(dr["logical_date"]), default=None)
+            return _json_or_null(latest)
+        dag_id, _, run_part = rest.partition("/")
+        run_id, _, action = run_part.partition("/")
+        found = self.dag_runs.get((dag_id, run_id))
+        if call.method == "POST" and action == "":
+            if found is not None:
+                return httpx.Response(
+                    409, json={"detail": {"reason": "already_exists", "message": f"Dag run {run_id} exists"}}
+                )
+            payload = call.body or {}
+            self.dag_runs[(dag_id, run_id)] = {
+                **_DAG_RUN_DEFAULTS,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "logical_date": payload.get("logical_date"),
+                "run_after": payload.get("run_after") or _INTERVAL_END,
+                "run_type": "operator_triggered",
+                "state": "queued",
+                "conf": payload.get("conf"),
+                "note": payload.get("note"),
+            }
+            return httpx.Response(204)
+        if found is None:
+            return _not_found(f"Dag run {run_id} of Dag {dag_id} not found")
+        if call.method == "POST" and action == "clear":
+            found["state"] = "queued"
+            found["clear_number"] = found.get("clear_number", 0) + 1
+            return httpx.Response(204)
+        if call.method == "GET" and action == "":
+            return httpx.Response(200, json=found)
+        if call.method == "GET" and action == "state":
+            return httpx.Response(200, json={"state": found["state"]})
+        return None
+
+    def _matching(
+        self, rows: Iterable[dict[str, Any]], q: Mapping[str, str], filters: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The rows of Dag ``q["dag_id"]`` that pass every (single-valued) filter in ``q``."""
+        field_of = {
+            "logical_dates": "logical_date",
+            "run_ids": "run_id",
+            "states": "state",
+            "task_ids": "task_id",
+            "map_index": "map_index",
+        }
+        found = []
+        for row in rows:
+            if row["dag_id"] != q["dag_id"]:
+                continue
+            ok = True
+            for name in filters:
+                if name not in q:
+                    continue
+                value, expected = row.get(field_of[name]), q[name]
+                if name == "logical_dates":
+                    ok = value is not None and _when(value) == _when(expected)
+                elif name == "map_index":
+                    ok = value == int(expected)
+                else:
+                    ok = value == expected
+                if not ok:
+                    break
+            if ok and "task_group_id" in q:
+                ok = str(row["task_id"]).startswith(f"{q['task_group_id']}.")
+            if ok:
+                found.append(row)
+        return found
+
+    def _task_instances_route(self, call: ApiCall) -> httpx.Response | None:
+        path, q = call.path, call.query
+        if call.method != "GET":
+            return None
+        if match := _TI_ROUTE.fullmatch(path):
+            if match["action"] == "previous-successful-dagrun":
+                return httpx.Response(200, json=self.prev_successful_dag_runs.get(match["ti"], {}))
+            if match["action"] == "validate-inlets-and-outlets":
+                return httpx.Response(
+                    200, json={"inactive_assets": self.inactive_assets.get(match["ti"], [])}
+                )
+            return None
+        if match := _RESCHEDULE_ROUTE.fullmatch(path):
+            return _json_or_null(self.reschedule_start_dates.get(match["ti"]))
+        filters = ("map_index", "task_ids", "logical_dates", "run_ids", "states")
+        if path == "task-instances/count":
+            return httpx.Response(200, json=len(self._matching(self.task_instances, q, filters)))
+        if path == "task-instances/states":
+            states: dict[str, dict[str, Any]] = {}
+            for ti in self._matching(self.task_instances, q, filters[:-1]):
+                name = ti["task_id"] if ti.get("map_index", -1) < 0 else f"{ti['task_id']}_{ti['map_index']}"
+                states.setdefault(ti["run_id"], {})[name] = ti.get("state")
+            return httpx.Response(200, json={"task_states": states})
+        if path == "task-instances/breadcrumbs":
+            crumbs = [
+                {name: ti.get(name) for name in ("task_id", "map_index", "state", "operator", "duration")}
+                for ti in sorted(self.task_instances, key=lambda ti: (ti["task_id"], ti.get("map_index", -1)))
+                if (ti["dag_id"], ti["run_id"]) == (q["dag_id"], q["run_id"])
+                and ti.get("state") in {"success", "failed", "skipped", "upstream_failed", "removed"}
+            ]
+            return httpx.Response(200, json={"breadcrumbs": crumbs})
+        if match := _PREVIOUS_TI_ROUTE.fullmatch(path):
+            before = _when(q["logical_date"]) if "logical_date" in q else None
+            candidates = [
+                ti
+                for ti in self.task_instances
+                if (ti["dag_id"], ti["task_id"]) == (match["dag"], match["task"])
+                and ti.get("map_index", -1) == int(q.get("map_index", -1))
+                and (before is None or (ti.get("logical_date") and _when(ti["logical_date"]) < before))
+                and ("state" not in q or ti.get("state") == q["state"])
+            ]
+            latest = max(candidates, key=lambda ti: _when(ti["logical_date"]), default=None)
+            if latest is None:
+                return _json_or_null(None)
+            fields = ("task_id", "dag_id", "run_id", "logical_date", "start_date", "end_date", "state")
+            return httpx.Response(
+                200,
+                json={
+                    **{name: latest.get(name) for name in fields},
+                    "try_number": latest.get("try_number", 1),
+                    "map_index": latest.get("map_index", -1),
+                    "duration": latest.get("duration"),
+                },
+            )
+        return None
+
+    def _assets_route(self, rest: str, q: Mapping[str, str]) -> httpx.Response | None:
+        if rest == "by-name":
+            found = self.assets.get(q["name"])
+        elif rest == "by-uri":
+            found = next((a for a in self.assets.values() if a["uri"] == q["uri"]), None)
+        elif rest == "by-alias":
+            names = self.asset_aliases.get(q["alias_name"], [])
+            return httpx.Response(200, json=[self.assets[name] for name in names if name in self.assets])
+        else:
+            return None
+        if found is None:
+            return _not_found(f"Asset {dict(q)} not found")
+        return httpx.Response(200, json=found)
+
+    def _asset_events_route(self, rest: str, q: Mapping[str, str]) -> httpx.Response | None:
+        if rest == "by-asset":
+            name, uri = q.get("name") or None, q.get("uri") or None
+            events = [
+                e
+                for e in self.asset_events
+                if (name is None or e["asset"]["name"] == name) and (uri is None or e["asset"]["uri"] == uri)
+            ]
+        elif rest == "by-asset-alias":
+            events = list(self.alias_asset_events.get(q["name"], []))
+        else:
+            return None
+        if "after" in q:
+            events = [e for e in events if _when(e["timestamp"]) >= _when(q["after"])]
+        if "before" in q:
+            events = [e for e in events if _when(e["timestamp"]) <= _when(q["before"])]
+        events.sort(key=lambda e: (_when(e["timestamp"]), e["id"]), reverse=q.get("ascending") == "false")
+        if "limit" in q:
+            events = events[: int(q["limit"])]
+        return httpx.Response(200, json={"asset_events": events})
+
+    def _store_route(self, call: ApiCall, rest: str) -> httpx.Response | None:
+        body = call.body or {}
+        if rest.startswith("ti/"):
+            ti_id, _, key = rest.removeprefix("ti/").partition("/")
+            if not key and call.method == "DELETE":
+                for stored in [k for k in self.task_state_store if k[0] == ti_id]:
+                    del self.task_state_store[stored]
+                return httpx.Response(204)
+            return self._store_value(call, self.task_state_store, (ti_id, key), "Task state", body)
+        by, _, op = rest.removeprefix("asset/").partition("/")
+        q = call.query
+        if by == "by-name":
+            name = q["name"] if q["name"] in self.assets else None
+        elif by == "by-uri":
+            name = next((n for n, a in self.assets.items() if a["uri"] == q["uri"]), None)
+        else:
+            return None
+        if name is None:
+            return _not_found(f"Asset {dict(q)} not found")
+        if op == "clear" and call.method == "DELETE":
+            for stored in [k for k in self.asset_state_store if k[0] == name]:
+                del self.asset_state_store[stored]
+            return httpx.Response(204)
+        if op == "value":
+            return self._store_value(call, self.asset_state_store, (name, q["key"]), "Asset state", body)
+        return None
+
+    @staticmethod
+    def _store_value(
+        call: ApiCall, store: dict[tuple[str, str], Any], key: tuple[str, str], what: str, body: Any
+    ) -> httpx.Response | None:
+        if call.method == "GET":
+            if key not in store:
+                return _not_found(f"{what} key {key[1]!r} not found")
+            return httpx.Response(200, json={"value": store[key]})
+        if call.method == "PUT":
+            store[key] = body["value"]
+            return httpx.Response(204)
+        if call.method == "DELETE":
+            store.pop(key, None)
+            return httpx.Response(204)
+        return None
+
+
+_XCOM_ITEM_ROUTE: Final = re.compile(
+    r"xcoms/(?P<dag>[^/]+)/(?P<run>[^/]+)/(?P<task>[^/]+)/(?P<key>[^/]+)/(?P<op>item|slice)(?:/(?P<offset>-?\d+))?"
+)
+_RESCHEDULE_ROUTE: Final = re.compile(r"task-reschedules/(?P<ti>[0-9a-f-]{36})/start_date")
+_PREVIOUS_TI_ROUTE: Final = re.compile(r"task-instances/previous/(?P<dag>[^/]+)/(?P<task>[^/]+)")
+_DAG_RUN_DEFAULTS: Final[dict[str, Any]] = {
+    "logical_date": None,
+    "data_interval_start": None,
+    "data_interval_end": None,
+    "run_after": _INTERVAL_END,
+    "start_date": None,
+    "end_date": None,
+    "clear_number": 0,
+    "run_type": "manual",
+    "state": "queued",
+    "conf": None,
+    "triggering_user_name": None,
+    "consumed_asset_events": [],
+    "partition_key": None,
+    "partition_date": None,
+    "note": None,
+    "team_name": None,
+}
+
+
+def _json_or_null(value: Any) -> httpx.Response:
+    """A 200 reply whose JSON body may be ``null`` (``httpx.Response(json=None)`` sends no body)."""
+    return httpx.Response(
+        200, content=json.dumps(value).encode(), headers={"content-type": "application/json"}
+    )
+
+
+def _when(value: str) -> datetime.datetime:
+    """An ISO 8601 timestamp from the API or a query string, as an aware datetime."""
+    return datetime.datetime.fromisoformat(value)
+
+
+def serving(bundle_file: Path) -> contextlib.AbstractContextManager[None]:
+    """Serve ``bundle_file`` instead of ``interop_bundle.py`` for the runs inside the block."""
+
+    @contextlib.contextmanager
+    def swap() -> Iterator[None]:
+        coordinator = get_coordinator_manager().for_queue(QUEUE)
+        assert isinstance(coordinator, TrioCoordCoordinator), coordinator
+        saved = list(coordinator.command)
+        assert saved[-1] == str(BUNDLE_FILE), saved
+        coordinator.command[-1] = str(bundle_file)
+        try:
+            yield
+        finally:
+            coordinator.command[:] = saved
+
+    return swap()
 
 
 # ---------------------------------------------------------------------- running a task

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from .._messages import Connection
+from .._messages import AssetEvent, AssetProfile, AssetResult, Connection, DagResult, DagRun
 from .._wire import JsonValue
 
-__all__ = ["StartupOptions", "SupervisorStore", "TaskRun", "XComKey"]
+__all__ = ["StartupOptions", "SupervisorStore", "TaskInstanceRecord", "TaskRun", "XComKey"]
 
 
 class StartupOptions(TypedDict, total=False):
@@ -38,11 +38,39 @@ class XComKey:
 
 @dataclass
 class SupervisorStore:
-    """The in-memory Execution API state: variables, connections, XComs."""
+    """The in-memory Execution API state: variables, connections, XComs, Dag runs, assets, ...
+
+    Seed it directly (``store.dag_runs[("etl", "run1")] = DagRun(...)``);
+    the handlers read and update it as the Execution API would.
+    """
 
     variables: dict[str, str | None] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
     xcoms: dict[XComKey, JsonValue] = field(default_factory=dict)
+    #: variable descriptions (``PutVariable``), by key
+    variable_descriptions: dict[str, str | None] = field(default_factory=dict)
+    #: Dags (``GetDag``), by Dag id
+    dags: dict[str, DagResult] = field(default_factory=dict)
+    #: Dag runs (``GetDagRun``, ``TriggerDagRun``, counts, previous runs), by (dag_id, run_id)
+    dag_runs: dict[tuple[str, str], DagRun] = field(default_factory=dict)
+    #: task instances other than the running one (counts, states, previous TI, breadcrumbs)
+    task_instances: list[TaskInstanceRecord] = field(default_factory=list)
+    #: first reschedule start dates, by (ti_id, try_number)
+    task_reschedule_start_dates: dict[tuple[str, int], _dt.datetime] = field(default_factory=dict)
+    #: active assets, by name
+    assets: dict[str, AssetResult] = field(default_factory=dict)
+    #: asset aliases: the names of the assets each resolves to
+    asset_aliases: dict[str, list[str]] = field(default_factory=dict)
+    #: asset events (``GetAssetEventBy*``); by alias means "of an asset the alias resolves to"
+    asset_events: list[AssetEvent] = field(default_factory=list)
+    #: what ``ValidateInletsAndOutlets`` reports as inactive
+    inactive_assets: list[AssetProfile] = field(default_factory=list)
+    #: task state stores, by (ti_id, key)
+    task_state_store: dict[tuple[str, str], JsonValue] = field(default_factory=dict)
+    #: asset state stores, by (asset name, key)
+    asset_state_store: dict[tuple[str, str], JsonValue] = field(default_factory=dict)
+    #: Human-in-the-loop requests (``CreateHITLDetailPayload``) as stored, by ti_id
+    hitl_details: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +90,9 @@ class TaskRun:
         problems: protocol violations the real supervisor would drop or
             crash on.
         output: what a child runtime wrote to stdout/stderr (command mode).
+        rendered_fields: what the task sent with ``SetRenderedFields``.
+        rendered_map_index: what the task sent with ``SetRenderedMapIndex``.
+        skipped_downstream: the tasks the task skipped (``SkipDownstreamTasks``).
     """
 
     dag_id: str
@@ -76,6 +107,9 @@ class TaskRun:
     xcoms_pushed: dict[str, JsonValue] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)
+    rendered_fields: dict[str, JsonValue] | None = None
+    rendered_map_index: str | None = None
+    skipped_downstream: list[str | tuple[str, int]] = field(default_factory=list)
 
     def xcom(self, key: str = "return_value") -> JsonValue:
         """The value the task pushed under ``key`` (``None`` if none)."""
@@ -88,3 +122,23 @@ class TaskRun:
     def log_events(self) -> list[str]:
         """The ``event`` of every log record, in order."""
         return [str(record.get("event", "")) for record in self.logs]
+
+
+@dataclass
+class TaskInstanceRecord:
+    """A task instance the embedded Execution API knows (for counts, states and history).
+
+    ``map_index`` -1 is unmapped; ``state`` ``None`` means "no state yet".
+    """
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    state: str | None = None
+    map_index: int = -1
+    try_number: int = 1
+    logical_date: _dt.datetime | None = None
+    start_date: _dt.datetime | None = None
+    end_date: _dt.datetime | None = None
+    duration: float | None = None
+    operator: str | None = None

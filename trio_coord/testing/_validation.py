@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+from .._messages import TASK_INSTANCE_STATES
 
 __all__ = ["REQUEST_SPECS", "TERMINAL_TYPES", "validate_log_line", "validate_request"]
 
@@ -73,6 +76,54 @@ def _const(expected: str) -> _Check:
     return lambda value: value == expected
 
 
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _list_of(check: _Check, *, min_items: int = 0) -> _Check:
+    return lambda value: isinstance(value, list) and len(value) >= min_items and all(check(v) for v in value)
+
+
+def _is_json_map(value: object) -> bool:
+    return isinstance(value, dict) and _is_json(value)
+
+
+def _is_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+def _is_asset_profile(value: object) -> bool:
+    """An ``AssetProfile`` map: ``type`` required, ``name``/``uri`` optional, nothing else."""
+    if not isinstance(value, dict) or not set(value) <= {"name", "uri", "type"}:
+        return False
+    return (
+        _is_str(value.get("type"))
+        and _optional(_is_str)(value.get("name"))
+        and _optional(_is_str)(value.get("uri"))
+    )
+
+
+def _is_skip_target(value: object) -> bool:
+    """A task id, or a ``[task_id, map_index]`` pair."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and len(value) == 2 and _is_str(value[0]) and _is_int(value[1])
+
+
+def _is_hitl_user(value: object) -> bool:
+    return isinstance(value, dict) and _is_str(value.get("id")) and _is_str(value.get("name"))
+
+
+def _is_ti_state(value: object) -> bool:
+    return isinstance(value, str) and value in TASK_INSTANCE_STATES
+
+
 @dataclass(frozen=True)
 class _Spec:
     required: Mapping[str, _Check]
@@ -95,7 +146,7 @@ REQUEST_SPECS: Final[Mapping[str, _Spec]] = {
     "SucceedTask": _Spec(
         {"end_date": _is_aware},
         {
-            "task_outlets": _optional(_list_of_maps),
+            "task_outlets": _optional(_list_of(_is_asset_profile)),
             "outlet_events": _optional(_list_of_maps),
             "rendered_map_index": _optional(_is_str),
             "state": _const("success"),
@@ -116,9 +167,135 @@ REQUEST_SPECS: Final[Mapping[str, _Spec]] = {
         },
         forbid_extra=True,
     ),
+    "RescheduleTask": _Spec(
+        {"reschedule_date": _is_aware, "end_date": _is_aware},
+        {"state": _const("up_for_reschedule")},
+        forbid_extra=True,
+    ),
+    # ---------------------------------------------------------------- the wider vocabulary
+    "GetVariableKeys": _Spec({}, {"prefix": _optional(_is_str), "limit": _is_int, "offset": _is_int}),
+    "PutVariable": _Spec({"key": _is_str, "value": _optional(_is_str), "description": _optional(_is_str)}),
+    "DeleteVariable": _Spec({"key": _is_str}),
+    "GetXComCount": _Spec(_XCOM_IDS),
+    "GetXComSequenceItem": _Spec({**_XCOM_IDS, "offset": _is_int}),
+    "GetXComSequenceSlice": _Spec(
+        {
+            **_XCOM_IDS,
+            "start": _optional(_is_int),
+            "stop": _optional(_is_int),
+            "step": _optional(_is_int),
+        },
+        {"include_prior_dates": _is_bool},
+    ),
+    "SetRenderedFields": _Spec({"rendered_fields": _is_json_map}),
+    "SetRenderedMapIndex": _Spec({"rendered_map_index": _is_str}),
+    "SkipDownstreamTasks": _Spec({"tasks": _list_of(_is_skip_target)}, forbid_extra=True),
+    "TriggerDagRun": _Spec(
+        {"dag_id": _is_str, "run_id": _is_str},
+        {
+            "logical_date": _optional(_is_aware),
+            "run_after": _optional(_is_aware),
+            "conf": _optional(_is_map),
+            "reset_dag_run": _optional(_is_bool),
+            "partition_key": _optional(_is_str),
+            "note": _optional(_is_str),
+        },
+        forbid_extra=True,
+    ),
+    "GetDagRun": _Spec({"dag_id": _is_str, "run_id": _is_str}),
+    "GetDagRunState": _Spec({"dag_id": _is_str, "run_id": _is_str}),
+    "GetDRCount": _Spec(
+        {"dag_id": _is_str},
+        {
+            "logical_dates": _optional(_list_of(_is_aware)),
+            "run_ids": _optional(_list_of(_is_str)),
+            "states": _optional(_list_of(_is_str)),
+        },
+    ),
+    "GetPreviousDagRun": _Spec({"dag_id": _is_str, "logical_date": _is_aware}, {"state": _optional(_is_str)}),
+    "GetPrevSuccessfulDagRun": _Spec({"ti_id": _is_uuid}),
+    "GetPreviousTI": _Spec(
+        {"dag_id": _is_str, "task_id": _is_str},
+        {"logical_date": _optional(_is_aware), "map_index": _is_int, "state": _optional(_is_ti_state)},
+    ),
+    "GetTICount": _Spec(
+        {"dag_id": _is_str},
+        {
+            "map_index": _optional(_is_int),
+            "task_ids": _optional(_list_of(_is_str)),
+            "task_group_id": _optional(_is_str),
+            "logical_dates": _optional(_list_of(_is_aware)),
+            "run_ids": _optional(_list_of(_is_str)),
+            "states": _optional(_list_of(_is_str)),
+        },
+    ),
+    "GetTaskStates": _Spec(
+        {"dag_id": _is_str},
+        {
+            "map_index": _optional(_is_int),
+            "task_ids": _optional(_list_of(_is_str)),
+            "task_group_id": _optional(_is_str),
+            "logical_dates": _optional(_list_of(_is_aware)),
+            "run_ids": _optional(_list_of(_is_str)),
+        },
+    ),
+    "GetTaskBreadcrumbs": _Spec({"dag_id": _is_str, "run_id": _is_str}),
+    "GetTaskRescheduleStartDate": _Spec({"ti_id": _is_uuid}, {"try_number": _is_int}),
+    "GetDag": _Spec({"dag_id": _is_str}),
+    "GetAssetByName": _Spec({"name": _is_str}),
+    "GetAssetByUri": _Spec({"uri": _is_str}),
+    "GetAssetsByAlias": _Spec({"alias_name": _is_str}),
+    "GetAssetEventByAsset": _Spec(
+        {"name": _optional(_is_str), "uri": _optional(_is_str)},
+        {
+            "after": _optional(_is_aware),
+            "before": _optional(_is_aware),
+            "limit": _optional(_is_int),
+            "ascending": _is_bool,
+        },
+    ),
+    "GetAssetEventByAssetAlias": _Spec(
+        {"alias_name": _is_str},
+        {
+            "after": _optional(_is_aware),
+            "before": _optional(_is_aware),
+            "limit": _optional(_is_int),
+            "ascending": _is_bool,
+        },
+    ),
+    "ValidateInletsAndOutlets": _Spec({"ti_id": _is_uuid}),
+    "GetTaskStateStore": _Spec({"ti_id": _is_uuid, "key": _is_str}),
+    "SetTaskStateStore": _Spec(
+        {"ti_id": _is_uuid, "key": _is_str, "value": _is_json, "expires_at": _optional(_is_aware)}
+    ),
+    "DeleteTaskStateStore": _Spec({"ti_id": _is_uuid, "key": _is_str}),
+    "ClearTaskStateStore": _Spec({"ti_id": _is_uuid}),
+    "GetAssetStateStoreByName": _Spec({"name": _is_str, "key": _is_str}),
+    "GetAssetStateStoreByUri": _Spec({"uri": _is_str, "key": _is_str}),
+    "SetAssetStateStoreByName": _Spec({"name": _is_str, "key": _is_str, "value": _is_json}),
+    "SetAssetStateStoreByUri": _Spec({"uri": _is_str, "key": _is_str, "value": _is_json}),
+    "DeleteAssetStateStoreByName": _Spec({"name": _is_str, "key": _is_str}),
+    "DeleteAssetStateStoreByUri": _Spec({"uri": _is_str, "key": _is_str}),
+    "ClearAssetStateStoreByName": _Spec({"name": _is_str}),
+    "ClearAssetStateStoreByUri": _Spec({"uri": _is_str}),
+    "CreateHITLDetailPayload": _Spec(
+        {"ti_id": _is_uuid, "options": _list_of(_is_str, min_items=1), "subject": _is_str},
+        {
+            "body": _optional(_is_str),
+            "defaults": _optional(_list_of(_is_str)),
+            "multiple": _optional(_is_bool),
+            "params": _optional(_is_map),
+            "assigned_users": _optional(_list_of(_is_hitl_user)),
+        },
+    ),
 }
 #: The terminal request types, with the state each records (TaskState carries its own).
-TERMINAL_TYPES: Final = {"SucceedTask": "success", "RetryTask": "up_for_retry", "TaskState": None}
+TERMINAL_TYPES: Final = {
+    "SucceedTask": "success",
+    "RetryTask": "up_for_retry",
+    "TaskState": None,
+    "RescheduleTask": "up_for_reschedule",
+}
 
 
 def validate_request(body: Mapping[str, object]) -> str | None:
