@@ -71,6 +71,34 @@ async def raises_group(ctx: TaskContext) -> None:
         nursery.start_soon(bad, 2)
 
 
+async def _raise_in_nursery(exc: BaseException) -> None:
+    async def raiser() -> None:
+        raise exc
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.sleep_forever)  # gets cancelled: a Cancelled sibling
+        nursery.start_soon(raiser)
+
+
+@dag.task
+async def skips_inside_a_nursery(ctx: TaskContext) -> None:
+    await _raise_in_nursery(SkipTask("nothing to do"))
+
+
+@dag.task
+async def fails_for_good_inside_a_nursery(ctx: TaskContext) -> None:
+    async with trio.open_nursery() as nursery:
+        for exc in (FailTask("stop"), ValueError("also broken")):
+            nursery.start_soon(_raise_in_nursery, exc)
+
+
+@dag.task
+async def skip_beside_a_real_error(ctx: TaskContext) -> None:
+    async with trio.open_nursery() as nursery:
+        for exc in (SkipTask("skip"), ValueError("broken")):
+            nursery.start_soon(_raise_in_nursery, exc)
+
+
 @dag.task
 async def raises_base_exception(ctx: TaskContext) -> None:
     raise KeyboardInterrupt
@@ -213,6 +241,13 @@ async def test_exception_group_fails_the_task() -> None:
     assert result.state == "up_for_retry"
     assert result.terminal is not None
     assert "ExceptionGroup" in str(result.terminal["retry_reason"])
+
+
+async def test_control_exceptions_inside_nurseries_keep_their_meaning() -> None:
+    assert (await run("skips_inside_a_nursery", max_tries=2)).state == "skipped"
+    assert (await run("fails_for_good_inside_a_nursery", max_tries=2)).state == "failed"
+    mixed = await run("skip_beside_a_real_error", max_tries=2)
+    assert mixed.state == "up_for_retry"  # a real error in the group makes it a failure
 
 
 async def test_base_exception_from_the_task_is_a_failure_not_a_crash() -> None:

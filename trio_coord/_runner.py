@@ -53,6 +53,37 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _control_exception(exc: BaseException) -> BaseException:
+    """What a task's exception group means, if it carries SkipTask/FailTask/Reschedule.
+
+    A control exception raised inside a nursery reaches us wrapped in an
+    exception group, often beside the ``Cancelled`` of its siblings. Policy: a
+    :class:`FailTask` anywhere wins (its author ruled out a retry); a group
+    whose other leaves are all ``Cancelled`` and whose control leaves are all
+    :class:`SkipTask` (or all :class:`Reschedule`) means that; anything else
+    in the group makes it an ordinary failure.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = _leaves(exc)
+    for leaf in leaves:
+        if isinstance(leaf, FailTask):
+            return leaf
+    meaningful = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+    if meaningful and all(isinstance(leaf, SkipTask) for leaf in meaningful):
+        return meaningful[0]
+    reschedules = [leaf for leaf in meaningful if isinstance(leaf, Reschedule)]
+    if meaningful and len(reschedules) == len(meaningful):
+        return min(reschedules, key=lambda leaf: leaf.reschedule_date)
+    return exc
+
+
 def _failure(details: StartupDetails, reason: str) -> TerminalMessage:
     if details.ti_context.should_retry:
         return RetryTask(retry_reason=reason)
@@ -118,9 +149,9 @@ async def run_task(
             outlet_events=ctx.outlet_events.to_wire(),
         )
 
-    exc = result.error
-    if isinstance(exc, trio.Cancelled) and not scope.cancel_called:
+    if isinstance(result.error, trio.Cancelled) and not scope.cancel_called:
         result.unwrap()  # cancelled from outside: let it propagate
+    exc = _control_exception(result.error)
     if isinstance(exc, Reschedule):
         logger.info(
             "task %s.%s asked to be rescheduled at %s",
