@@ -395,11 +395,11 @@ class EmbeddedSupervisor:
         comm_address = comm_listener.socket.getsockname()[:2]
         logs_address = logs_listener.socket.getsockname()[:2]
         exit_codes: list[int] = []
+        comm_stream: trio.SocketStream | None = None
+        logs_stream: trio.SocketStream | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(launch, comm_address, logs_address, exit_codes)  # type: ignore[arg-type]
-                comm_stream: trio.SocketStream | None = None
-                logs_stream: trio.SocketStream | None = None
                 with trio.move_on_after(self.accept_timeout):
                     async with trio.open_nursery() as acceptors:
 
@@ -417,16 +417,16 @@ class EmbeddedSupervisor:
                     run.problems.append(
                         f"the runtime did not connect both sockets within {self.accept_timeout:g} s"
                     )
-                    if comm_stream is not None:
-                        await comm_stream.aclose()
-                    if logs_stream is not None:
-                        await logs_stream.aclose()
                 else:
                     nursery.start_soon(self._read_logs, logs_stream, run)
                     await self._serve_comm(comm_stream, details, run)
         finally:
-            for listener in (comm_listener, logs_listener):
-                await listener.aclose()
+            # Shielded, so that a cancellation (a test's timeout) cannot leak a socket;
+            # closing a stream its reader already closed is harmless.
+            with trio.CancelScope(shield=True):  # noqa: ASYNC912 - aclose always checkpoints
+                for resource in (comm_stream, logs_stream, comm_listener, logs_listener):
+                    if resource is not None:
+                        await resource.aclose()
         run.exit_code = exit_codes[0] if exit_codes else None
         run.state = self._final_state(run, bool(details["ti_context"]["should_retry"]))  # type: ignore[index]
         return run
