@@ -585,7 +585,7 @@ def load_scenarios(directory: str | Path) -> list[Scenario]:
     for scenario in scenarios:
         if scenario.name in seen:
             raise ScenarioError(
-                f"{scenario.path}: scenario name {scenario.name!r} is used by {seen[scenario.name]}"
+                f"{scenario.path}: scenario name {scenario.name!r} is taken by {seen[scenario.name]}"
             )
         seen[scenario.name] = scenario.path
     return sorted(scenarios, key=lambda s: s.name)

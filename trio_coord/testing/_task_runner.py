@@ -106,7 +106,7 @@ class TaskRunner:
         """Store a variable (Airflow variables are strings; see :meth:`set_json_variable`)."""
         if value is not None and not isinstance(value, str):
             raise TypeError(
-                f"variable {key!r} must be a string; use set_json_variable for {type(value).__name__}"
+                f"variable {key!r} must be a string; use set_json_variable for a {type(value).__name__}"
             )
         self.supervisor.set_variable(key, value)
 
