@@ -266,8 +266,9 @@ class EmbeddedSupervisor:
         the first one whose state is not ``up_for_retry``. Unlike Airflow,
         nothing waits for a retry delay between tries.
 
-        Blocks until the last try has finished. ``startup`` must not set
-        ``try_number`` or ``max_tries``.
+        Blocks until the last try has finished; a cancellation ends the
+        running try (its sockets closed) and the tries. ``startup`` must not
+        set ``try_number`` or ``max_tries``.
 
         Args:
             bundle: the tasks.

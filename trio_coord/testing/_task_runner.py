@@ -223,6 +223,9 @@ class TaskRunner:
             **startup: the run context (``try_number``, ``max_tries``,
                 ``conf``, ``run_id``, ``map_index``, ``logical_date``...).
 
+        Cancelling the caller cancels the run (the task with it) and closes
+        its sockets; nothing is recorded in :attr:`runs` then.
+
         Returns:
             The :class:`TaskRun` (the last try's with ``retries``).
 
