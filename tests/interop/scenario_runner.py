@@ -14,10 +14,17 @@ Import this module only where ``harness`` may be imported (before airflow).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
-from typing import Any
 
-from trio_coord.testing import LogEvent, Scenario, ScenarioOutcome, XComEffect
+from trio_coord.testing import (
+    EmbeddedSupervisor,
+    LogEvent,
+    Scenario,
+    ScenarioOutcome,
+    SupervisorStore,
+    XComEffect,
+)
 
 from .harness import _XCOM_ROUTE, FakeExecutionAPI, Result, run
 
@@ -29,27 +36,13 @@ def _iso(moment: _dt.datetime) -> str:
 def fake_api_for(scenario: Scenario) -> FakeExecutionAPI:
     """A fake Execution API holding the scenario's seed and answering ``/run`` with its run context."""
     seed, settings = scenario.seed, scenario.run
-    connections: dict[str, dict[str, Any]] = {
-        conn_id: {
-            "conn_type": conn.conn_type,
-            "host": conn.host,
-            "schema": conn.schema,
-            "login": conn.login,
-            "password": conn.password,
-            "port": conn.port,
-            "extra": conn.extra,
-        }
-        for conn_id, conn in seed.connections.items()
-    }
+    connections = {conn_id: dataclasses.asdict(conn) for conn_id, conn in seed.connections.items()}
     xcoms = {(k.dag_id, k.run_id, k.task_id, k.key, k.map_index): value for k, value in seed.xcoms.items()}
-    # The API server clears every XCom the task instance has (any map index when unmapped).
-    to_clear = sorted(
-        {
-            k.key
-            for k in seed.xcoms
-            if (k.dag_id, k.run_id, k.task_id) == (scenario.dag_id, settings.run_id, scenario.task_id)
-            and (settings.map_index < 0 or k.map_index == settings.map_index)
-        }
+    # The API server clears every XCom the task instance has; the embedded supervisor has the rule.
+    store = SupervisorStore()
+    seed.apply(store)
+    to_clear = EmbeddedSupervisor(store).xcom_keys_of(
+        scenario.dag_id, settings.run_id, scenario.task_id, settings.map_index
     )
     logical = _iso(settings.logical_date)
     run_context = {

@@ -239,21 +239,6 @@ def parse_connection_value(conn_id: str, value: object, where: str) -> Connectio
     raise SeedError(f"{where}: must be a connection URI or an object of fields, not a {_kind(value)}")
 
 
-def connection_to_document(conn: Connection) -> dict[str, JsonValue]:
-    """A connection as a JSON object of its set fields (``extra`` parsed when it is JSON)."""
-    out: dict[str, JsonValue] = {"conn_type": conn.conn_type}
-    for name in ("host", "schema", "login", "password", "port"):
-        value = getattr(conn, name)
-        if value is not None:
-            out[name] = value
-    if conn.extra is not None:
-        try:
-            out["extra"] = json.loads(conn.extra)
-        except ValueError:
-            out["extra"] = conn.extra
-    return out
-
-
 @dataclass
 class Seed:
     """Variables, connections and XComs to put into a :class:`SupervisorStore`.
