@@ -766,4 +766,4 @@ def test_inspect_without_pyyaml_says_how_to_get_it(
     with pytest.raises(SystemExit) as caught:
         cli_main(["inspect", str(packed_sample)])
     assert caught.value.code == 2
-    assert "PyYAML is not installed: pip install 'trio_coord[inspect]'" in capsys.readouterr().err
+    assert "PyYAML is not installed: pip install 'trio_coord[yaml]'" in capsys.readouterr().err

@@ -4,8 +4,8 @@
     Coordinator mode: what Airflow's supervisor launches.
 ``serve BUNDLE --airflow-metadata [--format yaml|json]``
     Print the bundle manifest.
-``run BUNDLE DAG_ID TASK_ID [--var KEY=VALUE] [--conn ID=URI]``
-    Run one task locally under the embedded supervisor.
+``run BUNDLE DAG_ID TASK_ID [--var …] [--conn …] [--xcom …] [--state FILE] [--retries N] …``
+    Run one task locally under the embedded supervisor (see ``_run_local``).
 ``pack BUNDLE --output PATH [--python INTERPRETER] [--no-verify]``
     Write an executable bundle for ``ExecutableCoordinator`` (see ``_pack``).
 ``inspect PATH``
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -32,11 +31,10 @@ from typing import Final, NoReturn
 import trio
 
 from ._bundle import Bundle
-from ._connection_uri import parse_connection
-from ._errors import TrioCoordError
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, install_log_handler
 from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
 from ._version import __version__
 
@@ -69,23 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--format", metavar="yaml|json", help="manifest format (with --airflow-metadata)")
 
     run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
-    run_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
-    run_cmd.add_argument("dag_id", metavar="DAG_ID")
-    run_cmd.add_argument("task_id", metavar="TASK_ID")
-    run_cmd.add_argument(
-        "--var", action="append", default=[], metavar="KEY=VALUE", help="set a variable (repeatable)"
-    )
-    run_cmd.add_argument(
-        "--conn",
-        action="append",
-        default=[],
-        metavar="ID=URI",
-        help="set a connection from an Airflow URI or JSON (repeatable)",
-    )
-    run_cmd.add_argument("--try-number", type=int, default=1, help="the try number (default 1)")
-    run_cmd.add_argument("--max-tries", type=int, default=0, help="max tries; > try number allows retry")
-    run_cmd.add_argument("--conf", metavar="JSON", help="the Dag run conf as a JSON object")
-
+    add_run_arguments(run_cmd)
     pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
     pack_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
     pack_cmd.add_argument("--output", "-o", required=True, metavar="PATH", help="the file to write")
@@ -132,7 +114,7 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         from ._pack import inspect_command
 
         return inspect_command(parser, args)
-    return _run_command(parser, args, bundle)
+    return run_local(parser, args, bundle)
 
 
 def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
@@ -198,69 +180,3 @@ def _run_trio(fn: object, *args: object, **kwargs: object) -> int:
 
 async def _call(fn: object, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
     return await fn(*args, **kwargs)  # type: ignore[operator, no-any-return]
-
-
-def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
-    from .testing import EmbeddedSupervisor
-
-    supervisor = EmbeddedSupervisor()
-    for item in args.var:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _usage_error(parser, f"--var must be KEY=VALUE, got {item!r}")
-        supervisor.set_variable(key, value)
-    for item in args.conn:
-        conn_id, sep, text = item.partition("=")
-        if not sep or not conn_id:
-            _usage_error(parser, f"--conn must be ID=URI or ID=JSON, got {item!r}")
-        try:
-            supervisor.set_connection(parse_connection(conn_id, text))
-        except ValueError as exc:
-            _usage_error(parser, f"--conn {conn_id}: {exc}")
-    conf: dict[str, object] | None = None
-    if args.conf is not None:
-        try:
-            parsed = json.loads(args.conf)
-        except ValueError as exc:
-            _usage_error(parser, f"--conf is not valid JSON: {exc}")
-        if not isinstance(parsed, dict):
-            _usage_error(parser, "--conf must be a JSON object")
-        conf = parsed
-    if args.try_number < 1:
-        _usage_error(parser, "--try-number must be at least 1")
-    target = bundle or _load(parser, args.bundle)
-    if target.find_task(args.dag_id, args.task_id) is None:
-        known = ", ".join(f"{t.dag_id}.{t.task_id}" for t in target) or "none"
-        print(
-            f"trio_coord: warning: {args.dag_id}.{args.task_id} is not in bundle {target.name!r} "
-            f"(tasks: {known}); the runtime will report it as removed",
-            file=sys.stderr,
-        )
-    handler = SocketLogHandler.from_env()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(handler.lowest_level)
-
-    async def run() -> int:
-        task_run = await supervisor.run_in_process(
-            target,
-            args.dag_id,
-            args.task_id,
-            log_handler=handler,
-            try_number=args.try_number,
-            max_tries=args.max_tries,
-            conf=conf,
-        )
-        from ._local_view import print_run
-
-        print_run(task_run, sys.stdout)
-        return 0 if task_run.state == "success" else 1
-
-    try:
-        return _run_trio(run)
-    except TrioCoordError as exc:  # pragma: no cover - defensive
-        print(f"trio_coord: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        root.removeHandler(handler)
-        handler.close()

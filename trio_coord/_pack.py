@@ -666,12 +666,12 @@ class InspectReport:
 
 def _import_yaml() -> types.ModuleType:
     try:
-        # Optional (trio_coord[inspect]): only `inspect` needs it.
+        # Optional (trio_coord[yaml]): only `inspect` needs it.
         return importlib.import_module("yaml")
     except ImportError as exc:
         raise PackUsageError(
             "inspect parses the manifest with PyYAML, as Airflow does, and PyYAML is not installed: "
-            "pip install 'trio_coord[inspect]'"
+            "pip install 'trio_coord[yaml]'"
         ) from exc
 
 

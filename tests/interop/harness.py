@@ -861,6 +861,7 @@ def run(
     api: FakeExecutionAPI | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     signal_when_logged: SignalRequest | None = None,
+    bundle: str | Path | None = None,
     **ti_overrides: Any,
 ) -> Result:
     """Run ``dag_id.task_id`` of the interop bundle under the real ``supervise_task``.
@@ -875,6 +876,8 @@ def run(
             ``event`` reaches the task log, send ``signal`` to the runtime
             process (``target="runtime"``) or to this process, the
             supervisor (``target="supervisor"``), which forwards it.
+        bundle: what the runtime serves instead of ``interop_bundle.py``
+            (a file path or a module spec for ``python -m trio_coord serve``).
         **ti_overrides: fields of the ``TaskInstanceDTO`` (``try_number``,
             ``run_id``, ``map_index``, …).
 
@@ -912,10 +915,13 @@ def run(
     results_before = len(coordinator.results)
 
     client = Client(base_url=API_BASE_URL, token=workload.token, transport=api.transport())
+    default_command = coordinator.command
     start = time.monotonic()
     watchdog = _Watchdog(timeout)
     signaller = _SignalWhenLogged(log_file, *signal_when_logged, start) if signal_when_logged else None
     try:
+        if bundle is not None:
+            coordinator.command = [*default_command[:-1], str(bundle)]
         with watchdog, signaller or contextlib.nullcontext():
             # As BaseExecutor.run_workload calls it, with our client instead of a server URL.
             exit_code = supervise_task(
@@ -930,6 +936,7 @@ def run(
             )
     finally:
         duration = time.monotonic() - start
+        coordinator.command = default_command
         client.close()
         leftovers = _stop_runtimes()
     assert not watchdog.fired, (

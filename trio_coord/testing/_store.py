@@ -23,6 +23,9 @@ class StartupOptions(TypedDict, total=False):
     logical_date: _dt.datetime | None
     conf: Mapping[str, object] | None
     queue: str
+    #: XCom keys the runtime deletes before the task runs; ``None`` (default):
+    #: those the store holds for this task instance, as the API server computes them.
+    xcom_keys_to_clear: list[str] | None
 
 
 @dataclass(frozen=True, slots=True, order=True)

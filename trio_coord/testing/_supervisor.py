@@ -98,6 +98,20 @@ class EmbeddedSupervisor:
         """Store an XCom value."""
         self.store.xcoms[key] = value
 
+    def xcom_keys_of(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[str]:
+        """The keys of the XComs stored for a task instance, sorted, without duplicates.
+
+        ``map_index`` -1 matches every map index, as the API server's query does.
+        """
+        return sorted(
+            {
+                key.key
+                for key in self.store.xcoms
+                if (key.dag_id, key.run_id, key.task_id) == (dag_id, run_id, task_id)
+                and (map_index < 0 or key.map_index == map_index)
+            }
+        )
+
     # ------------------------------------------------------------------ startup
 
     def startup_details(
@@ -112,11 +126,22 @@ class EmbeddedSupervisor:
         logical_date: _dt.datetime | None = None,
         conf: Mapping[str, object] | None = None,
         queue: str = "default",
+        xcom_keys_to_clear: list[str] | None = None,
     ) -> dict[str, object]:
-        """Build a ``StartupDetails`` body shaped like the 1.3.2 supervisor's."""
+        """Build a ``StartupDetails`` body shaped like the 1.3.2 supervisor's.
+
+        ``should_retry`` is computed as the API server does
+        (``max_tries != 0 and try_number <= max_tries``). ``xcom_keys_to_clear``
+        defaults to what the API server sends: the keys of every XCom the
+        store holds for this task instance (any map index when ``map_index``
+        is -1), which the runtime deletes before the task runs, so a re-run or
+        a retry starts without the previous try's XComs.
+        """
         now = _now()
         logical = logical_date if logical_date is not None else now.replace(microsecond=0)
         should_retry = max_tries != 0 and try_number <= max_tries
+        if xcom_keys_to_clear is None:
+            xcom_keys_to_clear = self.xcom_keys_of(dag_id, run_id, task_id, map_index)
         return {
             "ti": {
                 "id": str(uuid.uuid4()),
@@ -160,7 +185,7 @@ class EmbeddedSupervisor:
                 "connections": [],
                 "next_method": None,
                 "next_kwargs": None,
-                "xcom_keys_to_clear": [],
+                "xcom_keys_to_clear": list(xcom_keys_to_clear),
                 "should_retry": should_retry,
                 "start_date": None,
             },
@@ -178,14 +203,19 @@ class EmbeddedSupervisor:
         *,
         log_handler: SocketLogHandler | None = None,
         serve_options: ServeOptions | None = None,
+        log_level: int | None = logging.DEBUG,
         **startup: Unpack[StartupOptions],
     ) -> TaskRun:
         """Run one task of ``bundle`` in this process, over loopback sockets.
 
         The runtime side is :func:`trio_coord.serve`, exactly as in
         production. Its log records reach the logs socket through
-        ``log_handler`` (a fresh handler attached to the root logger for the
-        duration of the run by default).
+        ``log_handler`` if given (the caller attaches it to a logger).
+        Otherwise a fresh handler is attached to the root logger for the
+        duration of the run, with threshold ``log_level``; ``None`` takes the
+        thresholds from ``AIRFLOW__LOGGING__LOGGING_LEVEL`` and
+        ``AIRFLOW__LOGGING__NAMESPACE_LEVELS`` as the runtime does under
+        Airflow (INFO when unset).
 
         Blocks until the runtime has finished. ``startup`` is passed to
         :meth:`startup_details` (``try_number``, ``max_tries``, ``conf``...).
@@ -193,11 +223,12 @@ class EmbeddedSupervisor:
         handler = log_handler
         attached = False
         if handler is None:
-            handler = SocketLogHandler(logging.DEBUG)
+            handler = SocketLogHandler.from_env() if log_level is None else SocketLogHandler(log_level)
             root = logging.getLogger()
             root.addHandler(handler)
             previous_level = root.level
-            root.setLevel(min(previous_level or logging.DEBUG, logging.DEBUG))
+            lowest = handler.lowest_level
+            root.setLevel(min(previous_level or lowest, lowest))
             attached = True
         options = serve_options or ServeOptions(handle_signals=False, grace_period=2.0)
         try:
@@ -211,6 +242,82 @@ class EmbeddedSupervisor:
                 logging.getLogger().removeHandler(handler)
                 logging.getLogger().setLevel(previous_level)
                 handler.close()
+
+    async def run_tries(
+        self,
+        bundle: Bundle,
+        dag_id: str,
+        task_id: str,
+        *,
+        retries: int,
+        on_try_start: Callable[[int, int], None] | None = None,
+        on_try_end: Callable[[TaskRun], None] | None = None,
+        log_handler: SocketLogHandler | None = None,
+        serve_options: ServeOptions | None = None,
+        log_level: int | None = logging.DEBUG,
+        **startup: Unpack[StartupOptions],
+    ) -> list[TaskRun]:
+        """Run a task the way Airflow retries it: up to ``retries + 1`` tries.
+
+        Try *k* (from 1) runs with ``try_number=k`` and ``max_tries=retries``,
+        so ``should_retry`` is true on every try but the last; the store is
+        shared, so each try starts by clearing the XComs the previous one
+        pushed (``xcom_keys_to_clear``), as on a real retry. The tries stop at
+        the first one whose state is not ``up_for_retry``. Unlike Airflow,
+        nothing waits for a retry delay between tries.
+
+        Blocks until the last try has finished; a cancellation ends the
+        running try (its sockets closed) and the tries. ``startup`` must not
+        set ``try_number`` or ``max_tries``.
+
+        Args:
+            bundle: the tasks.
+            dag_id: the Dag id.
+            task_id: the task id.
+            retries: how many retries the task has (Airflow's ``retries``), >= 0.
+            on_try_start: called with ``(try_number, retries + 1)`` before a try.
+            on_try_end: called with each try's :class:`TaskRun` when it ends.
+            log_handler: as for :meth:`run_in_process`; one handler serves
+                every try.
+            serve_options: as for :meth:`run_in_process`.
+            log_level: as for :meth:`run_in_process`.
+            **startup: the rest of the run context (``conf``, ``run_id``...).
+
+        Returns:
+            Every try's :class:`TaskRun`, in order; the last one holds the
+            final state.
+
+        Raises:
+            ValueError: ``retries`` is negative, or ``startup`` sets
+                ``try_number`` or ``max_tries``.
+        """
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}")
+        clash = sorted({"try_number", "max_tries"} & set(startup))
+        if clash:
+            raise ValueError(f"run_tries sets {' and '.join(clash)} itself; do not pass them")
+        tries: list[TaskRun] = []
+        for try_number in range(1, retries + 2):
+            if on_try_start is not None:
+                on_try_start(try_number, retries + 1)
+            options: StartupOptions = {**startup}
+            options["try_number"] = try_number
+            options["max_tries"] = retries
+            run = await self.run_in_process(
+                bundle,
+                dag_id,
+                task_id,
+                log_handler=log_handler,
+                serve_options=serve_options,
+                log_level=log_level,
+                **options,
+            )
+            tries.append(run)
+            if on_try_end is not None:
+                on_try_end(run)
+            if run.state != "up_for_retry":
+                break
+        return tries
 
     async def run_command(
         self,
@@ -289,11 +396,11 @@ class EmbeddedSupervisor:
         comm_address = comm_listener.socket.getsockname()[:2]
         logs_address = logs_listener.socket.getsockname()[:2]
         exit_codes: list[int] = []
+        comm_stream: trio.SocketStream | None = None
+        logs_stream: trio.SocketStream | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(launch, comm_address, logs_address, exit_codes)  # type: ignore[arg-type]
-                comm_stream: trio.SocketStream | None = None
-                logs_stream: trio.SocketStream | None = None
                 with trio.move_on_after(self.accept_timeout):
                     async with trio.open_nursery() as acceptors:
 
@@ -311,16 +418,16 @@ class EmbeddedSupervisor:
                     run.problems.append(
                         f"the runtime did not connect both sockets within {self.accept_timeout:g} s"
                     )
-                    if comm_stream is not None:
-                        await comm_stream.aclose()
-                    if logs_stream is not None:
-                        await logs_stream.aclose()
                 else:
                     nursery.start_soon(self._read_logs, logs_stream, run)
                     await self._serve_comm(comm_stream, details, run)
         finally:
-            for listener in (comm_listener, logs_listener):
-                await listener.aclose()
+            # Shielded, so that a cancellation (a test's timeout) cannot leak a socket;
+            # closing a stream its reader already closed is harmless.
+            with trio.CancelScope(shield=True):  # noqa: ASYNC912 - aclose always checkpoints
+                for resource in (comm_stream, logs_stream, comm_listener, logs_listener):
+                    if resource is not None:
+                        await resource.aclose()
         run.exit_code = exit_codes[0] if exit_codes else None
         run.state = self._final_state(run, bool(details["ti_context"]["should_retry"]))  # type: ignore[index]
         return run
