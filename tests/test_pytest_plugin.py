@@ -84,7 +84,7 @@ async def test_extract(trio_coord_runner, trio_coord_supervisor):
     result.assert_outcomes(passed=1)
 
 
-def test_loading_the_plugin_imports_nothing_of_trio_coord(pytester: pytest.Pytester) -> None:
+def test_loading_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_plain="""
 import sys
@@ -92,8 +92,10 @@ import sys
 
 def test_untouched(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin("trio_coord")
-    assert "_trio_coord_pytest" in sys.modules
-    assert not [name for name in sys.modules if name.split(".")[0] == "trio_coord"]
+    assert "trio_coord.pytest_plugin" in sys.modules
+    loaded = {name for name in sys.modules if name.split(".")[0] == "trio_coord"}
+    assert loaded == {"trio_coord", "trio_coord._version", "trio_coord.pytest_plugin"}, loaded
+    assert "msgpack" not in sys.modules
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:trio")

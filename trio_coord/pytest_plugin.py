@@ -23,11 +23,11 @@ Fixtures (all function-scoped; async tests need pytest-trio):
     (return a ``Bundle`` or a spec such as ``"my_tasks:bundle"``) to leave
     out ``bundle=`` in every test.
 
-This module sits outside the ``trio_coord`` package on purpose: pytest
-imports every installed plugin at start-up, and importing ``trio_coord``
-(with trio and msgpack) takes a noticeable fraction of a second. This module
-imports only pytest; trio_coord is imported when a fixture is first used,
-and nothing else changes for tests that use none of them.
+pytest imports every installed plugin at start-up. This module imports only
+pytest (and the ``trio_coord`` package, whose names load lazily), so a
+project that installs trio_coord but uses none of these fixtures pays nothing:
+trio_coord's modules, trio and msgpack are imported by the first fixture a
+test uses.
 """
 
 from __future__ import annotations
