@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from ._bundle import (
         Asset as Asset,
         AssetAlias as AssetAlias,
+        AwaitInput as AwaitInput,
         Bundle as Bundle,
         Dag as Dag,
+        Defer as Defer,
         FailTask as FailTask,
         Outlet as Outlet,
         OutletEvents as OutletEvents,
@@ -74,12 +76,14 @@ if TYPE_CHECKING:
         AssetEvent as AssetEvent,
         AssetProfile as AssetProfile,
         AssetResult as AssetResult,
+        AwaitInputTask as AwaitInputTask,
         BundleInfo as BundleInfo,
         Connection as Connection,
         ConnectionResult as ConnectionResult,
         DagResult as DagResult,
         DagRun as DagRun,
         DagRunAssetReference as DagRunAssetReference,
+        DeferTask as DeferTask,
         ErrorResponse as ErrorResponse,
         HITLDetailRequestResult as HITLDetailRequestResult,
         HITLUser as HITLUser,
@@ -98,6 +102,7 @@ if TYPE_CHECKING:
     )
     from ._metadata import build_manifest as build_manifest, dump_manifest as dump_manifest
     from ._runner import run_task as run_task
+    from ._serde import serde_decode as serde_decode, serde_encode as serde_encode
     from ._serve import ServeOptions as ServeOptions, serve as serve
     from ._version import __version__ as __version__
     from ._wire import JsonValue as JsonValue
@@ -106,6 +111,12 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Asset": "._bundle",
     "AssetAlias": "._bundle",
+    "AwaitInput": "._bundle",
+    "AwaitInputTask": "._messages",
+    "DeferTask": "._messages",
+    "Defer": "._bundle",
+    "serde_decode": "._serde",
+    "serde_encode": "._serde",
     "Bundle": "._bundle",
     "Dag": "._bundle",
     "FailTask": "._bundle",
@@ -195,6 +206,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AwaitInput",
+    "AwaitInputTask",
+    "Defer",
+    "DeferTask",
+    "serde_decode",
+    "serde_encode",
     "DEFAULT_REQUEST_TIMEOUT",
     "MAX_FRAME_SIZE",
     "SUPERVISOR_SCHEMA_VERSION",

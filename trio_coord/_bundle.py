@@ -12,13 +12,16 @@ from typing import Final, TypeAlias, TypeVar, overload
 
 from ._client import CoordinatorClient
 from ._messages import DagRun, SkipTarget, StartupDetails, TaskInstance, TIRunContext
+from ._serde import serde_decode, serde_encode
 from ._wire import JsonValue, check_json_value
 
 __all__ = [
     "Asset",
     "AssetAlias",
+    "AwaitInput",
     "Bundle",
     "Dag",
+    "Defer",
     "FailTask",
     "Outlet",
     "OutletEvents",
@@ -77,6 +80,97 @@ class Reschedule(Exception):
             )
         self.reschedule_date: _dt.datetime = when
         super().__init__(f"reschedule at {when.isoformat()}")
+
+
+def _check_method(method: object, what: str) -> str:
+    if not isinstance(method, str) or not method.isidentifier():
+        raise ValueError(f"{what}: the resume method must be a name like 'resume', got {method!r}")
+    return method
+
+
+def _check_timeout(timeout: object, what: str) -> _dt.timedelta | None:
+    if timeout is None:
+        return None
+    if not isinstance(timeout, _dt.timedelta):
+        raise TypeError(f"{what}: timeout must be a timedelta or None, got {type(timeout).__name__}")
+    if timeout <= _dt.timedelta(0):
+        raise ValueError(f"{what}: timeout must be positive, got {timeout}")
+    return timeout
+
+
+class Defer(Exception):
+    """Raise from a task to hand it to an Airflow trigger; the task runs again when it fires.
+
+    The task ends this run as ``deferred`` (the ``DeferTask`` terminal
+    message). Airflow's triggerer runs the trigger (a Python class, e.g.
+    ``airflow.providers.standard.triggers.temporal.DateTimeTrigger``); when it
+    fires, the scheduler runs the task again, and the new run's
+    :attr:`TaskContext.next_method` is ``method`` and
+    :attr:`TaskContext.next_kwargs` carries ``kwargs`` plus the trigger's
+    ``event``. The same task function runs; it tells the two runs apart by
+    ``ctx.next_method``.
+
+    Args:
+        trigger: the trigger's import path.
+        trigger_kwargs: the trigger's constructor arguments: JSON values,
+            aware datetimes and timedeltas (sent in Airflow's serde encoding).
+        method: the name the resumed run sees in ``ctx.next_method``.
+        kwargs: JSON values the resumed run gets in ``ctx.next_kwargs``.
+        timeout: fail the task if the trigger has not fired by then.
+        queue: the triggerer queue (only with ``[triggerer] queues_enabled``).
+
+    Raises:
+        ValueError, TypeError, LocalProtocolError: an argument Airflow would
+            not accept (named in the message).
+    """
+
+    def __init__(
+        self,
+        trigger: str,
+        trigger_kwargs: Mapping[str, object] | None = None,
+        *,
+        method: str = "resume",
+        kwargs: Mapping[str, object] | None = None,
+        timeout: _dt.timedelta | None = None,
+        queue: str | None = None,
+    ) -> None:
+        if "." not in _check_text(trigger, "Defer trigger"):
+            raise ValueError(f"Defer needs the trigger's import path (module.Class), got {trigger!r}")
+        self.trigger = trigger
+        self.trigger_kwargs = serde_encode(dict(trigger_kwargs or {}), "Defer.trigger_kwargs")
+        self.method = _check_method(method, "Defer")
+        self.kwargs = serde_encode(dict(kwargs or {}), "Defer.kwargs")
+        self.timeout = _check_timeout(timeout, "Defer")
+        if queue is not None and not isinstance(queue, str):
+            raise TypeError(f"Defer: queue must be a str or None, got {type(queue).__name__}")
+        self.queue = queue
+        super().__init__(f"defer to {trigger}, then resume in {method!r}")
+
+
+class AwaitInput(Exception):
+    """Raise from a task to park it until a human answers (``awaiting_input``).
+
+    Create the request first (``ctx.client.create_hitl_detail_payload``);
+    when the answer arrives (or ``timeout`` passes), the scheduler runs the
+    task again with :attr:`TaskContext.next_method` set to ``method``.
+
+    Args:
+        method: the name the resumed run sees in ``ctx.next_method``.
+        kwargs: JSON values the resumed run gets in ``ctx.next_kwargs``.
+        timeout: how long to wait for the answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str = "resume",
+        kwargs: Mapping[str, object] | None = None,
+        timeout: _dt.timedelta | None = None,
+    ) -> None:
+        self.method = _check_method(method, "AwaitInput")
+        self.kwargs = serde_encode(dict(kwargs or {}), "AwaitInput.kwargs")
+        self.timeout = _check_timeout(timeout, "AwaitInput")
+        super().__init__(f"await input, then resume in {method!r}")
 
 
 #: Airflow's limit on asset names, URIs and alias names.
@@ -309,6 +403,26 @@ class TaskContext:
     def try_number(self) -> int:
         """Which try this is (1 for the first)."""
         return self.ti.try_number
+
+    @property
+    def next_method(self) -> str | None:
+        """Set when this run resumes a task that raised :class:`Defer` or :class:`AwaitInput`.
+
+        The ``method`` it named then; ``None`` on a first run.
+        """
+        return self.ti_context.next_method
+
+    @property
+    def next_kwargs(self) -> object:
+        """The keyword arguments the resumed run gets, decoded (datetimes and timedeltas restored).
+
+        For a trigger, Airflow adds the trigger's payload as ``"event"``.
+        ``None`` on a first run.
+        """
+        raw = self.ti_context.next_kwargs
+        if raw is None or isinstance(raw, str):
+            return raw
+        return serde_decode(raw)  # type: ignore[arg-type]
 
     async def xcom_pull(
         self,

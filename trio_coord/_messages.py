@@ -19,6 +19,7 @@ import dataclasses
 import datetime as _dt
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Literal
 
@@ -43,6 +44,7 @@ __all__ = [
     "AssetResult",
     "AssetStateStoreResult",
     "AssetsByAliasResult",
+    "AwaitInputTask",
     "BundleInfo",
     "ClearAssetStateStoreByName",
     "ClearAssetStateStoreByUri",
@@ -54,6 +56,7 @@ __all__ = [
     "DagRun",
     "DagRunAssetReference",
     "DagRunStateResult",
+    "DeferTask",
     "DeleteAssetStateStoreByName",
     "DeleteAssetStateStoreByUri",
     "DeleteTaskStateStore",
@@ -765,8 +768,93 @@ class RescheduleTask(Request):
             raise LocalProtocolError(f"RescheduleTask.state must be 'up_for_reschedule', got {self.state!r}")
 
 
+def iso_duration(value: _dt.timedelta | None) -> str | None:
+    """``timedelta`` as an ISO 8601 duration (``PT90S``, ``PT0.5S``), the schema's ``duration`` format."""
+    if value is None:
+        return None
+    seconds = f"{value.total_seconds():.6f}".rstrip("0").rstrip(".")
+    return f"PT{seconds}S"
+
+
+def _check_next(method: object, kwargs: object, what: str) -> None:
+    check_non_empty(method, f"{what}.next_method")
+    if kwargs is not None:
+        if not isinstance(kwargs, Mapping):
+            raise LocalProtocolError(f"{what}.next_kwargs must be a map or None")
+        check_json_value(dict(kwargs), f"{what}.next_kwargs")
+
+
+@dataclass(frozen=True, slots=True)
+class DeferTask(Request):
+    """Terminal: hand the task to a trigger (final state ``deferred``).
+
+    The wire message; a task asks for it by raising :class:`trio_coord.Defer`.
+    ``trigger_timeout`` goes on the wire as an ISO 8601 duration.
+    """
+
+    type_name: ClassVar[str] = "DeferTask"
+    terminal: ClassVar[bool] = True
+
+    classpath: str
+    next_method: str
+    trigger_kwargs: dict[str, JsonValue] | None = None
+    trigger_timeout: _dt.timedelta | None = None
+    queue: str | None = None
+    next_kwargs: dict[str, JsonValue] | None = None
+    rendered_map_index: str | None = None
+    state: Literal["deferred"] = "deferred"
+
+    def __post_init__(self) -> None:
+        check_non_empty(self.classpath, "DeferTask.classpath")
+        _check_next(self.next_method, self.next_kwargs, "DeferTask")
+        if self.trigger_kwargs is not None:
+            check_json_value(self.trigger_kwargs, "DeferTask.trigger_kwargs")
+        if self.trigger_timeout is not None and not isinstance(self.trigger_timeout, _dt.timedelta):
+            raise LocalProtocolError("DeferTask.trigger_timeout must be a timedelta or None")
+        if self.queue is not None:
+            check_non_empty(self.queue, "DeferTask.queue")
+        if self.state != "deferred":
+            raise LocalProtocolError(f"DeferTask.state must be 'deferred', got {self.state!r}")
+
+    def to_wire(self) -> dict[str, object]:
+        """Render as a wire map (the timeout as an ISO 8601 duration)."""
+        body = Request.to_wire(self)
+        body["trigger_timeout"] = iso_duration(self.trigger_timeout)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitInputTask(Request):
+    """Terminal: park the task until a human answers (final state ``awaiting_input``).
+
+    The wire message; a task asks for it by raising :class:`trio_coord.AwaitInput`.
+    """
+
+    type_name: ClassVar[str] = "AwaitInputTask"
+    terminal: ClassVar[bool] = True
+
+    next_method: str
+    timeout: _dt.timedelta | None = None
+    next_kwargs: dict[str, JsonValue] | None = None
+    rendered_map_index: str | None = None
+    state: Literal["awaiting_input"] = "awaiting_input"
+
+    def __post_init__(self) -> None:
+        _check_next(self.next_method, self.next_kwargs, "AwaitInputTask")
+        if self.timeout is not None and not isinstance(self.timeout, _dt.timedelta):
+            raise LocalProtocolError("AwaitInputTask.timeout must be a timedelta or None")
+        if self.state != "awaiting_input":
+            raise LocalProtocolError(f"AwaitInputTask.state must be 'awaiting_input', got {self.state!r}")
+
+    def to_wire(self) -> dict[str, object]:
+        """Render as a wire map (the timeout as an ISO 8601 duration)."""
+        body = Request.to_wire(self)
+        body["timeout"] = iso_duration(self.timeout)
+        return body
+
+
 #: A message that ends the task: exactly one is sent per run.
-TerminalMessage = SucceedTask | TaskState | RetryTask | RescheduleTask
+TerminalMessage = SucceedTask | TaskState | RetryTask | RescheduleTask | DeferTask | AwaitInputTask
 
 
 # --------------------------------------------------------------------------

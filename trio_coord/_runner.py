@@ -29,9 +29,11 @@ import logging
 import outcome
 import trio
 
-from ._bundle import Bundle, FailTask, Reschedule, SkipTask, TaskContext
+from ._bundle import AwaitInput, Bundle, Defer, FailTask, Reschedule, SkipTask, TaskContext
 from ._client import CoordinatorClient
 from ._messages import (
+    AwaitInputTask,
+    DeferTask,
     RescheduleTask,
     RetryTask,
     StartupDetails,
@@ -81,6 +83,8 @@ def _control_exception(exc: BaseException) -> BaseException:
     reschedules = [leaf for leaf in meaningful if isinstance(leaf, Reschedule)]
     if meaningful and len(reschedules) == len(meaningful):
         return min(reschedules, key=lambda leaf: leaf.reschedule_date)
+    if len(meaningful) == 1 and isinstance(meaningful[0], (Defer, AwaitInput)):
+        return meaningful[0]
     return exc
 
 
@@ -160,6 +164,19 @@ async def run_task(
             exc.reschedule_date.isoformat(),
         )
         return RescheduleTask(reschedule_date=exc.reschedule_date)
+    if isinstance(exc, Defer):
+        logger.info("task %s.%s deferred to %s", ti.dag_id, ti.task_id, exc.trigger)
+        return DeferTask(
+            classpath=exc.trigger,
+            next_method=exc.method,
+            trigger_kwargs=exc.trigger_kwargs,  # type: ignore[arg-type]
+            trigger_timeout=exc.timeout,
+            queue=exc.queue,
+            next_kwargs=exc.kwargs,  # type: ignore[arg-type]
+        )
+    if isinstance(exc, AwaitInput):
+        logger.info("task %s.%s awaits input", ti.dag_id, ti.task_id)
+        return AwaitInputTask(next_method=exc.method, timeout=exc.timeout, next_kwargs=exc.kwargs)  # type: ignore[arg-type]
     if isinstance(exc, SkipTask):
         logger.info("task %s.%s skipped: %s", ti.dag_id, ti.task_id, exc)
         return TaskState("skipped")

@@ -10,6 +10,7 @@ and the final state.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ if importlib.util.find_spec("airflow") is None:
     pytest.skip("needs apache-airflow-task-sdk==1.3.2 (nox -s interop)", allow_module_level=True)
 
 from .harness import RUN_ID, ApiCall, FakeExecutionAPI, Result, run, serving, start_call, state_call
-from .vocabulary_bundle import OTHER_TI, RESCHEDULE_AT, SECRET, VOCABULARY_BUNDLE
+from .vocabulary_bundle import OTHER_TI, RESCHEDULE_AT, SECRET, TRIGGER, TRIGGER_AT, VOCABULARY_BUNDLE
 
 DAG = "vocabulary"
 
@@ -400,6 +401,52 @@ def test_reschedule_is_up_for_reschedule() -> None:
     assert payload.reschedule_date == RESCHEDULE_AT
     event = f"task {DAG}.reschedules asked to be rescheduled at {RESCHEDULE_AT.isoformat()}"
     assert result.record(logger="trio_coord.runner", event=event)["level"] == "info"
+
+
+def test_defer_hands_the_task_to_a_trigger_airflow_can_build() -> None:
+    result = run(DAG, "defers", api=FakeExecutionAPI())
+
+    assert (result.exit_code, result.final_state) == (0, "deferred"), result.describe_log()
+    *_, patch = result.calls_without_heartbeats
+    assert (patch.method, patch.path) == ("PATCH", f"task-instances/{result.ti.id}/state")
+    assert patch.body["state"] == "deferred"
+    assert patch.body["classpath"] == TRIGGER
+    assert patch.body["next_method"] == "after_trigger"
+    assert patch.body["next_kwargs"] == {"page": 2}
+    # The API server's own model accepts the body, and Airflow's serde rebuilds the trigger's arguments.
+    from airflow.api_fastapi.execution_api.datamodels.taskinstance import TIDeferredStatePayload
+    from airflow.sdk.serde import deserialize
+
+    payload = TIDeferredStatePayload.model_validate(patch.body)
+    assert payload.trigger_timeout == dt.timedelta(minutes=5)
+    kwargs = deserialize(payload.trigger_kwargs)
+    assert kwargs["moment"] == TRIGGER_AT
+    assert kwargs["end_from_trigger"] is False
+
+
+def test_a_resumed_run_sees_next_method_and_the_trigger_event() -> None:
+    from airflow.sdk.serde import serialize
+
+    next_kwargs = serialize({"page": 2, "event": TRIGGER_AT})
+    api = FakeExecutionAPI(run_context={"next_method": "after_trigger", "next_kwargs": next_kwargs})
+    result = run(DAG, "defers", api=api)
+
+    assert (result.exit_code, result.final_state) == (0, "success"), result.describe_log()
+    (push,) = [call for call in result.calls_without_heartbeats if call.method == "POST"]
+    assert push.body == {"method": "after_trigger", "page": 2, "event": TRIGGER_AT.isoformat()}
+
+
+def test_await_input_parks_the_task() -> None:
+    result = run(DAG, "awaits_input", api=FakeExecutionAPI())
+
+    assert (result.exit_code, result.final_state) == (0, "awaiting_input"), result.describe_log()
+    *_, patch = result.calls_without_heartbeats
+    assert patch.body["state"] == "awaiting_input"
+    assert patch.body["next_method"] == "answered"
+    assert patch.body["next_kwargs"] == {"asked": True}
+    from airflow.api_fastapi.execution_api.datamodels.taskinstance import TIAwaitingInputStatePayload
+
+    assert TIAwaitingInputStatePayload.model_validate(patch.body).timeout == dt.timedelta(hours=1)
 
 
 def test_outlets_and_outlet_events_reach_the_execution_api() -> None:

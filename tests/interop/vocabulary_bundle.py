@@ -18,7 +18,9 @@ from trio_coord import (
     ApiError,
     Asset,
     AssetAlias,
+    AwaitInput,
     Bundle,
+    Defer,
     HITLUser,
     Reschedule,
     TaskContext,
@@ -33,6 +35,9 @@ DAILY: Final = AssetAlias("daily")
 #: When ``reschedules`` asks to run again.
 RESCHEDULE_AT: Final = dt.datetime(2026, 6, 17, 6, 30, tzinfo=dt.UTC)
 SECRET: Final = "trio-coord-secret-token"
+#: The trigger ``defers`` hands itself to, and the moment it waits for.
+TRIGGER: Final = "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
+TRIGGER_AT: Final = dt.datetime(2026, 6, 17, 7, 0, tzinfo=dt.UTC)
 
 bundle = Bundle(name="trio_coord-vocabulary", version="0.0.1")
 dag = bundle.dag("vocabulary")
@@ -172,6 +177,33 @@ async def hits_errors(ctx: TaskContext) -> list[object]:
 async def reschedules(ctx: TaskContext) -> None:
     """Ask to be run again later."""
     raise Reschedule(RESCHEDULE_AT)
+
+
+@dag.task
+async def defers(ctx: TaskContext) -> object:
+    """Defer to Airflow's DateTimeTrigger; when resumed, report what the resumed run was given."""
+    if ctx.next_method is None:
+        raise Defer(
+            TRIGGER,
+            {"moment": TRIGGER_AT, "end_from_trigger": False},
+            method="after_trigger",
+            kwargs={"page": 2},
+            timeout=dt.timedelta(minutes=5),
+        )
+    kwargs = ctx.next_kwargs
+    assert isinstance(kwargs, dict)
+    event = kwargs.get("event")
+    return {
+        "method": ctx.next_method,
+        "page": kwargs.get("page"),
+        "event": event.isoformat() if isinstance(event, dt.datetime) else event,
+    }
+
+
+@dag.task
+async def awaits_input(ctx: TaskContext) -> None:
+    """Park for a human answer."""
+    raise AwaitInput(method="answered", timeout=dt.timedelta(hours=1), kwargs={"asked": True})
 
 
 @dag.task(outlets=[ORDERS, DAILY])

@@ -26,6 +26,10 @@ class StartupOptions(TypedDict, total=False):
     #: XCom keys the runtime deletes before the task runs; ``None`` (default):
     #: those the store holds for this task instance, as the API server computes them.
     xcom_keys_to_clear: list[str] | None
+    #: resume a task that raised ``Defer``/``AwaitInput``: the method it named,
+    #: and the keyword arguments (serde-encoded JSON, as Airflow stores them)
+    next_method: str | None
+    next_kwargs: Mapping[str, object] | None
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -127,6 +127,8 @@ class EmbeddedSupervisor:
         conf: Mapping[str, object] | None = None,
         queue: str = "default",
         xcom_keys_to_clear: list[str] | None = None,
+        next_method: str | None = None,
+        next_kwargs: Mapping[str, object] | None = None,
     ) -> dict[str, object]:
         """Build a ``StartupDetails`` body shaped like the 1.3.2 supervisor's.
 
@@ -135,7 +137,9 @@ class EmbeddedSupervisor:
         defaults to what the API server sends: the keys of every XCom the
         store holds for this task instance (any map index when ``map_index``
         is -1), which the runtime deletes before the task runs, so a re-run or
-        a retry starts without the previous try's XComs.
+        a retry starts without the previous try's XComs. ``next_method`` and
+        ``next_kwargs`` (serde-encoded JSON, as Airflow stores them) make the
+        run a resumption after ``Defer`` or ``AwaitInput``.
         """
         now = _now()
         logical = logical_date if logical_date is not None else now.replace(microsecond=0)
@@ -183,8 +187,8 @@ class EmbeddedSupervisor:
                 "max_tries": max_tries,
                 "variables": [],
                 "connections": [],
-                "next_method": None,
-                "next_kwargs": None,
+                "next_method": next_method,
+                "next_kwargs": dict(next_kwargs) if next_kwargs is not None else None,
                 "xcom_keys_to_clear": list(xcom_keys_to_clear),
                 "should_retry": should_retry,
                 "start_date": None,

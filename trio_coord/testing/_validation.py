@@ -90,6 +90,11 @@ def _list_of(check: _Check, *, min_items: int = 0) -> _Check:
     return lambda value: isinstance(value, list) and len(value) >= min_items and all(check(v) for v in value)
 
 
+def _is_duration(value: object) -> bool:
+    """A timedelta as Pydantic accepts it: seconds, or an ISO 8601 duration string."""
+    return _is_number(value) or (isinstance(value, str) and value.startswith(("P", "-P")))
+
+
 def _is_json_map(value: object) -> bool:
     return isinstance(value, dict) and _is_json(value)
 
@@ -170,6 +175,28 @@ REQUEST_SPECS: Final[Mapping[str, _Spec]] = {
     "RescheduleTask": _Spec(
         {"reschedule_date": _is_aware, "end_date": _is_aware},
         {"state": _const("up_for_reschedule")},
+        forbid_extra=True,
+    ),
+    "DeferTask": _Spec(
+        {"classpath": _is_str, "next_method": _is_str},
+        {
+            "trigger_kwargs": lambda v: v is None or isinstance(v, str) or _is_json_map(v),
+            "trigger_timeout": _optional(_is_duration),
+            "queue": _optional(_is_str),
+            "next_kwargs": _optional(_is_json_map),
+            "rendered_map_index": _optional(_is_str),
+            "state": _const("deferred"),
+        },
+        forbid_extra=True,
+    ),
+    "AwaitInputTask": _Spec(
+        {"next_method": _is_str},
+        {
+            "timeout": _optional(_is_duration),
+            "next_kwargs": _optional(_is_json_map),
+            "rendered_map_index": _optional(_is_str),
+            "state": _const("awaiting_input"),
+        },
         forbid_extra=True,
     ),
     # ---------------------------------------------------------------- the wider vocabulary
@@ -295,6 +322,8 @@ TERMINAL_TYPES: Final = {
     "RetryTask": "up_for_retry",
     "TaskState": None,
     "RescheduleTask": "up_for_reschedule",
+    "DeferTask": "deferred",
+    "AwaitInputTask": "awaiting_input",
 }
 
 
