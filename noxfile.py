@@ -3,7 +3,7 @@
 # ///
 """Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
 
-Default (what CI runs): ``tests``, ``faults``, ``interop``, ``lint``, ``typecheck``.
+Default (what CI runs): ``tests``, ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``.
 Opt-in: the version matrix (``nox -t matrix``), ``bench``.
 
 No session ever downloads an interpreter: the default sessions use the Python
@@ -21,7 +21,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
-nox.options.sessions = ["tests", "faults", "interop", "lint", "typecheck"]
+nox.options.sessions = ["tests", "faults", "interop", "e2e", "lint", "typecheck"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
@@ -29,6 +29,8 @@ ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
 # The oldest releases trio_coord supports, and the peers it interoperates with.
 OLDEST_RUNTIME_DEPS = ["trio==0.27.0", "msgpack==1.0.5", "outcome==1.2.0"]
 TASK_SDK_VERSIONS = ["1.3.0", "1.3.1", "1.3.2"]
+# The Airflow release the end-to-end run deploys to (core 3.3.2 ships task-sdk 1.3.2).
+AIRFLOW_VERSION = "3.3.2"
 
 
 def _group(name: str) -> list[str]:
@@ -48,7 +50,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
-    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults")
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults", "--ignore=tests/e2e")
 
 
 @nox.session
@@ -63,6 +65,18 @@ def interop(session: nox.Session) -> None:
     """Run trio_coord under the real apache-airflow-task-sdk 1.3.2 supervisor."""
     _install_project(session, *_group("interop"))
     _pytest(session, "tests/interop")
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """A real Airflow deployment (api-server, dag-processor, scheduler, LocalExecutor) runs the
+    example bundle, packed, through ``ExecutableCoordinator`` (tests/e2e; a few minutes)."""
+    # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
+    # bundle, whose launcher execs this venv's Python.
+    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
+    # -s: the per-step timings are printed as the steps run.
+    session.env["TRIO_COORD_E2E"] = "1"
+    _pytest(session, "tests/e2e", "-s")
 
 
 @nox.session
@@ -95,7 +109,7 @@ def tests_matrix(session: nox.Session, deps: str) -> None:
         session.install(*OLDEST_RUNTIME_DEPS)
     else:
         session.install("--upgrade", "trio", "msgpack", "outcome")
-    _pytest(session, "tests", "--ignore=tests/interop")
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/e2e")
 
 
 @nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)
