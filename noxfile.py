@@ -13,6 +13,7 @@ running nox, and the matrix sessions skip interpreters this machine lacks.
 from __future__ import annotations
 
 import os
+import time
 
 import nox
 
@@ -70,11 +71,15 @@ def interop(session: nox.Session) -> None:
 @nox.session
 def e2e(session: nox.Session) -> None:
     """A real Airflow deployment (api-server, dag-processor, scheduler, LocalExecutor) runs the
-    example bundle, packed, through ``ExecutableCoordinator`` (tests/e2e; a few minutes)."""
+    example bundle, packed, through ``ExecutableCoordinator`` (tests/e2e; about a minute)."""
     # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
     # bundle, whose launcher execs this venv's Python.
+    start = time.monotonic()
     _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
-    # -s: the per-step timings are printed as the steps run.
+    took = time.monotonic() - start
+    session.log(f"[e2e] install apache-airflow=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
+    # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is
+    # printed as the step ends.
     session.env["TRIO_COORD_E2E"] = "1"
     _pytest(session, "tests/e2e", "-s")
 
