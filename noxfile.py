@@ -3,7 +3,7 @@
 # ///
 """Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
 
-Default (what CI runs): ``tests``, ``faults``, ``interop``, ``lint``, ``typecheck``.
+Default (what CI runs): ``tests``, ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``.
 Opt-in: the version matrix (``nox -t matrix``), ``bench``.
 
 No session ever downloads an interpreter: the default sessions use the Python
@@ -13,6 +13,7 @@ running nox, and the matrix sessions skip interpreters this machine lacks.
 from __future__ import annotations
 
 import os
+import time
 
 import nox
 
@@ -21,7 +22,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
-nox.options.sessions = ["tests", "faults", "interop", "lint", "typecheck"]
+nox.options.sessions = ["tests", "faults", "interop", "e2e", "lint", "typecheck"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
@@ -29,6 +30,8 @@ ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
 # The oldest releases trio_coord supports, and the peers it interoperates with.
 OLDEST_RUNTIME_DEPS = ["trio==0.27.0", "msgpack==1.0.5", "outcome==1.2.0"]
 TASK_SDK_VERSIONS = ["1.3.0", "1.3.1", "1.3.2"]
+# The Airflow release the end-to-end run deploys to (core 3.3.2 ships task-sdk 1.3.2).
+AIRFLOW_VERSION = "3.3.2"
 
 
 def _group(name: str) -> list[str]:
@@ -48,7 +51,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
-    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults")
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults", "--ignore=tests/e2e")
 
 
 @nox.session
@@ -63,6 +66,22 @@ def interop(session: nox.Session) -> None:
     """Run trio_coord under the real apache-airflow-task-sdk 1.3.2 supervisor."""
     _install_project(session, *_group("interop"))
     _pytest(session, "tests/interop")
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """A real Airflow deployment (api-server, dag-processor, scheduler, LocalExecutor) runs the
+    example bundle, packed, through ``ExecutableCoordinator`` (tests/e2e; about a minute)."""
+    # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
+    # bundle, whose launcher execs this venv's Python.
+    start = time.monotonic()
+    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
+    took = time.monotonic() - start
+    session.log(f"[e2e] install apache-airflow=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
+    # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is
+    # printed as the step ends.
+    session.env["TRIO_COORD_E2E"] = "1"
+    _pytest(session, "tests/e2e", "-s")
 
 
 @nox.session
@@ -95,7 +114,7 @@ def tests_matrix(session: nox.Session, deps: str) -> None:
         session.install(*OLDEST_RUNTIME_DEPS)
     else:
         session.install("--upgrade", "trio", "msgpack", "outcome")
-    _pytest(session, "tests", "--ignore=tests/interop")
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/e2e")
 
 
 @nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)

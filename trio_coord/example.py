@@ -15,6 +15,16 @@ Dag ``example_etl``:
 
 Dag ``example_retry`` has ``flaky``, which fails on its first try and succeeds
 on the next one.
+
+Dag ``example_mixed`` is the trio half of a Dag that mixes Python and trio
+tasks (``tests/e2e/dags/example_mixed.py`` is its Python Dag file, the one a
+real Airflow deployment parses; docs/deployment.md walks through it):
+
+* ``enrich`` pulls the XCom the upstream Python task ``produce`` returned (a
+  JSON object with a ``rows`` list of numbers), reads the variable
+  ``example_greeting`` and the connection ``example_warehouse`` (it fails
+  without either), pushes ``row_count`` and returns a summary that a
+  downstream Python task can pull.
 """
 
 from __future__ import annotations
@@ -85,3 +95,37 @@ async def flaky(ctx: TaskContext) -> str:
         raise RuntimeError("transient failure on the first try")
     ctx.log.info("succeeded on try %d", ctx.try_number)
     return f"ok on try {ctx.try_number}"
+
+
+mixed = bundle.dag("example_mixed")
+
+
+@mixed.task
+async def enrich(ctx: TaskContext) -> dict[str, JsonValue]:
+    """Sum the rows a Python task produced and tag them with a variable and a connection."""
+    produced = await ctx.xcom_pull("produce")
+    rows = produced.get("rows") if isinstance(produced, dict) else None
+    if not isinstance(produced, dict) or not isinstance(rows, list):
+        raise ValueError(f"the XCom of task produce must be a JSON object with a rows list, got {produced!r}")
+    numbers: list[int | float] = []
+    for row in rows:
+        if isinstance(row, bool) or not isinstance(row, (int, float)):
+            raise ValueError(f"the rows of task produce must be numbers, got {row!r}")
+        numbers.append(row)
+    greeting = await ctx.client.get_variable("example_greeting")
+    warehouse = await ctx.client.get_connection("example_warehouse")
+    total = sum(numbers)
+    await ctx.xcom_push("row_count", len(numbers))
+    ctx.log.info(
+        "enriched %d rows from %s for %s",
+        len(numbers),
+        produced.get("source"),
+        warehouse.host,
+        extra={"rows": len(numbers), "total": total, "warehouse": warehouse.host},
+    )
+    return {
+        "greeting": greeting,
+        "total": total,
+        "rows": len(numbers),
+        "warehouse": f"{warehouse.conn_type}://{warehouse.host}",
+    }
