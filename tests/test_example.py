@@ -18,7 +18,9 @@ RUN_ID = "manual__trio_coord"
 def supervisor(produced: JsonValue) -> EmbeddedSupervisor:
     sup = EmbeddedSupervisor()
     sup.set_variable("example_greeting", "hi")
-    sup.set_connection(Connection("example_warehouse", "postgres", host="wh.local", password="pw-secret"))
+    sup.set_connection(
+        Connection("example_warehouse", "postgres", host="wh.local", login="etl", password="pw-secret")
+    )
     sup.set_xcom(XComKey("example_mixed", RUN_ID, "produce", "return_value"), produced)
     return sup
 
@@ -37,6 +39,7 @@ async def test_enrich_sums_the_python_rows_and_tags_them() -> None:
     [line] = [r for r in result.logs if r["logger"] == "task.example_mixed.enrich"]
     assert line["event"] == "enriched 3 rows from python for wh.local"
     assert (line["rows"], line["total"], line["warehouse"]) == (3, 6.5, "wh.local")
+    assert line["dsn"] == "postgres://etl:***@wh.local"  # the password is masked
 
 
 @pytest.mark.parametrize(

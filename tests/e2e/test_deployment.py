@@ -158,7 +158,10 @@ def test_the_trio_tasks_log_lines_are_in_the_airflow_task_log(airflow: Airflow) 
     assert _records(entries, logger="trio_coord.runner", event="task example_mixed.enrich succeeded"), (
         described
     )
-    # The connection's password reached the runtime, and never the log.
+    # The task logs a dsn with the connection's password in it; the log shows it masked.
+    assert record["dsn"] == f"{WAREHOUSE['conn_type']}://{WAREHOUSE['login']}:***@{WAREHOUSE['host']}", (
+        described
+    )
     assert str(WAREHOUSE["password"]) not in described
 
 
