@@ -39,7 +39,7 @@ async def test_enrich_sums_the_python_rows_and_tags_them() -> None:
     [line] = [r for r in result.logs if r["logger"] == "task.example_mixed.enrich"]
     assert line["event"] == "enriched 3 rows from python for wh.local"
     assert (line["rows"], line["total"], line["warehouse"]) == (3, 6.5, "wh.local")
-    assert line["dsn"] == "postgres://etl:***@wh.local"  # the password is masked
+    assert line["uri"] == "postgres://etl:***@wh.local"  # the password is masked
 
 
 @pytest.mark.parametrize(

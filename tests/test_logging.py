@@ -95,6 +95,32 @@ def test_nested_extras_become_dotted_keys_and_standard_fields_win() -> None:
     assert record["level"] == "info"
 
 
+def test_fields_that_would_crash_the_supervisor_are_renamed() -> None:
+    handler = SocketLogHandler()
+    log = make_logger(handler)
+    log.info(
+        "m",
+        extra={
+            "target": 1,
+            "self": 2,
+            "method_name": 3,
+            "positional_args": [4],
+            "target_": 5,
+            "nested": {"target": 6},
+        },
+    )
+    record = render(log, handler)
+    assert (record["target_"], record["self_"], record["method_name_"], record["positional_args_"]) == (
+        1,
+        2,
+        3,
+        [4],
+    )
+    assert record["target__"] == 5  # a field really named target_ stays apart
+    assert record["nested.target"] == 6  # a dotted name is harmless
+    assert not {"target", "self", "method_name", "positional_args"} & set(record)
+
+
 def test_values_json_cannot_encode_are_stringified() -> None:
     handler = SocketLogHandler()
     log = make_logger(handler)

@@ -64,6 +64,14 @@ _STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, Non
     "taskName",
 }
 _RESERVED_KEYS: Final = ("timestamp", "level", "event", "logger")
+#: Field names the 1.3.2 supervisor cannot take: it passes every field as a
+#: keyword argument to ``_log_to_target(target, level, msg, **event)``, then to
+#: structlog's ``log(self, level, event, ...)`` and ``_proxy_to_logger(method_name,
+#: ...)``, and structlog %-formats the message with ``positional_args``. A field
+#: with one of these names raises out of the supervisor's loop and leaves the
+#: task instance running (found by tests/interop, not in protocol.md). Such a
+#: field is sent with a trailing underscore (``target`` → ``target_``).
+SUPERVISOR_UNSAFE_KEYS: Final = frozenset({"target", "self", "method_name", "positional_args", "msg"})
 _MAX_FRAMES: Final = 50
 _MAX_DEPTH: Final = 16
 DEFAULT_MAX_BUFFER_BYTES: Final = 16 * 1024 * 1024
@@ -298,7 +306,7 @@ class SocketLogHandler(logging.Handler):
             "logger": record.name,
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and key not in out:
+            if key not in _STANDARD_ATTRS:
                 _add_field(out, key, value, masking, 0)
         if record.exc_info and record.exc_info[1] is not None:
             out["exception"] = exception_to_list(record.exc_info[1], masking)
@@ -535,6 +543,8 @@ def _add_field(out: dict[str, object], key: str, value: object, masking: bool, d
         return
     if key in _RESERVED_KEYS:
         return  # standard fields win over attributes
+    if key.rstrip("_") in SUPERVISOR_UNSAFE_KEYS:
+        key += "_"  # target -> target_, and a field really named target_ -> target__: they stay apart
     out[key] = _plain(value, masking, 0)
 
 

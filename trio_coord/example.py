@@ -116,15 +116,15 @@ async def enrich(ctx: TaskContext) -> dict[str, JsonValue]:
     warehouse = await ctx.client.get_connection("example_warehouse")
     total = sum(numbers)
     await ctx.xcom_push("row_count", len(numbers))
-    # The dsn field holds the connection's password on purpose: trio_coord masks connection
+    # The uri field holds the connection's password on purpose: trio_coord masks connection
     # secrets in every log line, so the task log shows "***" in its place.
-    dsn = f"{warehouse.conn_type}://{warehouse.login}:{warehouse.password}@{warehouse.host}"
+    uri = f"{warehouse.conn_type}://{warehouse.login}:{warehouse.password}@{warehouse.host}"
     ctx.log.info(
         "enriched %d rows from %s for %s",
         len(numbers),
         produced.get("source"),
         warehouse.host,
-        extra={"rows": len(numbers), "total": total, "warehouse": warehouse.host, "dsn": dsn},
+        extra={"rows": len(numbers), "total": total, "warehouse": warehouse.host, "uri": uri},
     )
     return {
         "greeting": greeting,

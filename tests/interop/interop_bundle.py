@@ -73,6 +73,15 @@ async def handles_missing_variable(ctx: TaskContext) -> dict[str, object]:
 
 
 @dag.task
+async def logs_awkward_fields(ctx: TaskContext) -> None:
+    """Log fields whose names collide with the supervisor's own keyword arguments."""
+    ctx.log.info(
+        "awkward fields",
+        extra={"target": "t", "self": "s", "method_name": "m", "positional_args": ["p"], "target_": "mine"},
+    )
+
+
+@dag.task
 async def fails(ctx: TaskContext) -> None:
     """Raise an ordinary exception: failed, or up_for_retry when the run may retry."""
     ctx.log.info("about to fail")

@@ -32,6 +32,21 @@ def assert_heartbeats_are_well_formed(result: Result) -> None:
         assert call.body == {"hostname": ANY, "pid": result.runtime_pid}
 
 
+# ---------------------------------------------------------------------- log fields the supervisor chokes on
+
+
+def test_log_fields_named_like_the_supervisors_arguments_do_not_crash_it() -> None:
+    # A field named target, self, method_name or positional_args raises out of the 1.3.2
+    # supervisor's log loop (TI left running); trio_coord sends them with a trailing underscore.
+    result = run("interop", "logs_awkward_fields", api=FakeExecutionAPI())
+
+    assert (result.exit_code, result.final_state) == (0, "success"), result.describe_log()
+    record = result.record(event="awkward fields")
+    assert (record["target_"], record["self_"], record["method_name_"]) == ("t", "s", "m")
+    assert record["positional_args_"] == ["p"]
+    assert record["target__"] == "mine"
+
+
 # ---------------------------------------------------------------------- 1. success
 
 

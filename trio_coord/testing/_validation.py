@@ -353,6 +353,13 @@ def validate_request(body: Mapping[str, object]) -> str | None:
     return None
 
 
+#: Field names the 1.3.2 supervisor passes on as keyword arguments that collide
+#: with its own (``_log_to_target(target, level, msg, ...)``, structlog's
+#: ``log(self, ...)`` and ``_proxy_to_logger(method_name, ...)``) or that
+#: structlog interprets (``positional_args``): each raises out of its loop.
+_CRASHING_FIELDS: Final = frozenset({"target", "self", "method_name", "positional_args", "msg"})
+
+
 def validate_log_line(line: bytes) -> tuple[dict[str, object] | None, str | None]:
     """Parse one log line as the 1.3.2 supervisor does.
 
@@ -374,6 +381,9 @@ def validate_log_line(line: bytes) -> tuple[dict[str, object] | None, str | None
     level = record.get("level")
     if level not in ("critical", "exception", "error", "warn", "warning", "info", "debug"):
         return record, f"log level {level!r} is silently dropped by the supervisor"
+    crashing = sorted(key for key in record if key in _CRASHING_FIELDS)
+    if crashing:
+        return record, f"log field {crashing[0]!r} collides with the supervisor's own arguments (crashes it)"
     timestamp = record.get("timestamp")
     if timestamp:
         if not isinstance(timestamp, str):
