@@ -370,6 +370,17 @@ async def test_fail_task_inside_a_nursery_keeps_its_meaning() -> None:
     assert "b is invalid" in json.dumps(run.logs)
 
 
+async def test_cleanup_runs_shielded_after_cancellation() -> None:
+    runner = TaskRunner(example("howto_retries"))
+
+    run = await runner.run("howto_retries", "clean_up_when_cancelled")
+
+    assert run.state == "failed"
+    events = run.log_events()
+    assert "session closed" in events
+    assert events.index("session closed") < next(i for i, e in enumerate(events) if "failed" in e)
+
+
 async def test_skip_downstream() -> None:
     run = await TaskRunner(example("howto_retries")).run("howto_retries", "skip_some_downstream")
 

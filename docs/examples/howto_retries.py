@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import trio
 
@@ -59,3 +60,26 @@ async def fail_inside_a_nursery(ctx: TaskContext) -> None:
 @dag.task
 async def skip_some_downstream(ctx: TaskContext) -> None:
     await ctx.skip_downstream("notify_eu", ("notify_region", 3))  # this task itself succeeds
+
+
+class Session:
+    """Stands for a connection or client that must be closed."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+
+    async def aclose(self) -> None:
+        await trio.sleep(0.01)  # closing takes a round trip
+        self.log.info("session closed")
+
+
+@dag.task
+async def clean_up_when_cancelled(ctx: TaskContext) -> None:
+    session = Session(ctx.log)
+    try:
+        with trio.fail_after(0.1):  # stands for the runtime cancelling the task
+            await trio.sleep_forever()
+    finally:
+        # Cleanup that awaits must be shielded, or the cancellation stops it at once; bound it.
+        with trio.move_on_after(2, shield=True):
+            await session.aclose()
