@@ -493,6 +493,11 @@ async def test_outlets_and_outlet_events_are_sent_on_success() -> None:
     assert run.terminal["outlet_events"] == [
         {"dest_asset_key": {"name": "orders", "uri": "s3://warehouse/orders"}, "extra": {"rows": 42}},
         {
+            "dest_asset_key": {"name": "orders", "uri": "s3://warehouse/orders"},
+            "extra": {"rows": 7},
+            "partition_key": "eu",
+        },
+        {
             "source_alias_name": "daily-exports",
             "dest_asset_key": {"name": "orders-2026-06-16", "uri": "s3://warehouse/orders/2026-06-16"},
             "dest_asset_extra": {},

@@ -17,6 +17,7 @@ daily = AssetAlias("daily-exports")
 async def export_orders(ctx: TaskContext) -> None:
     # One asset event per add(); sent with the task's success (nothing is sent if it fails).
     ctx.outlet_events.add(orders, {"rows": 42})
+    ctx.outlet_events.add(orders, {"rows": 7}, partition_key="eu")  # an event for one partition
     day = ctx.logical_date.date() if ctx.logical_date else dt.date.today()
     export = Asset(f"orders-{day}", f"s3://warehouse/orders/{day}")
     ctx.outlet_events.add_via_alias(daily, export, {"rows": 42})
