@@ -85,11 +85,12 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site (docs/_build/html); any warning fails the build.
 
-    Hermetic: intersphinx reads the inventories vendored in docs/_inventories.
+    Hermetic: intersphinx reads the inventories vendored in docs/_inventories. ``-E`` rereads
+    every page, so a warning cannot hide in a cached one.
     """
     _install_project(session, *_group("docs"))
     session.run(
-        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs
+        "sphinx-build", "-E", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs
     )
 
 
