@@ -16,7 +16,9 @@ Rules for the pages (docs/**/*.md and README.md), enforced here:
 * Every ``python -m trio_coord`` command line in any block parses with the
   real argument parser, so a renamed option cannot survive in the docs.
 * YAML and JSON blocks parse; the seed document and the scenario in
-  testing.md load with the testing kit.
+  testing.md load with the testing kit (the scenario also runs and holds);
+  bundle-format.md's launcher and manifest are what ``pack`` writes.
+* The API reference lists every public name exactly once.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ import yaml
 
 import trio_coord
 import trio_coord.testing
-from trio_coord import load_bundle
+from trio_coord import Bundle, TaskContext, build_manifest, dump_manifest, load_bundle
 from trio_coord._cli import build_parser
+from trio_coord._pack import pack
 from trio_coord.testing import Seed, TaskRunner, load_scenario
 
 from .conftest import REPO
@@ -402,3 +405,35 @@ def test_every_public_name_is_in_the_reference_once(module: object, page: str) -
     documented = [name for name in _documented(DOCS / page) if "." not in name]
     assert sorted(documented) == sorted(set(documented)), "documented twice"
     assert sorted(documented) == sorted(module.__all__)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------- bundle-format.md
+
+
+def test_bundle_format_launcher_is_what_pack_writes(tmp_path: Path) -> None:
+    (launcher,) = [b for b in blocks(DOCS / "bundle-format.md") if b.info == "sh"]
+
+    result = pack(
+        str(REPO / "tests" / "sample_bundle.py"),
+        tmp_path / "sample",
+        interpreter="/opt/venv/bin/python",
+        verify=False,
+    )
+
+    assert result.path.read_bytes().startswith(launcher.body.encode())
+
+
+def test_bundle_format_manifest_is_what_pack_embeds() -> None:
+    block = _block_starting(DOCS / "bundle-format.md", "yaml", "airflow_bundle_metadata_version")
+    bundle = Bundle("sample", "2.0")
+    dag = bundle.dag("sample")
+
+    @dag.task
+    async def hello(ctx: TaskContext) -> None: ...
+
+    @dag.task(task_id="123")
+    async def numeric_id(ctx: TaskContext) -> None: ...
+
+    written = dump_manifest(build_manifest(bundle, source="sample_bundle.py"))
+    shown = block.body.replace('version: "0.1.0"', f'version: "{trio_coord.__version__}"')
+    assert written == shown
