@@ -3,7 +3,7 @@
 # ///
 """Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
 
-Default (what CI runs): ``tests``, ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``.
+Default (what CI runs): ``tests``, ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``, ``docs``.
 Opt-in: the version matrix (``nox -t matrix``), ``bench``.
 
 No session ever downloads an interpreter: the default sessions use the Python
@@ -22,7 +22,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
-nox.options.sessions = ["tests", "faults", "interop", "e2e", "lint", "typecheck"]
+nox.options.sessions = ["tests", "faults", "interop", "e2e", "lint", "typecheck", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
@@ -90,14 +90,27 @@ def lint(session: nox.Session) -> None:
     session.install(*_group("lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("flake8", "trio_coord", "tests", "noxfile.py")
+    session.run("flake8", "trio_coord", "tests", "docs/examples", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package and the tests."""
+    """mypy --strict on the package, the tests and the documentation's examples."""
     _install_project(session, *_group("typecheck"))
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site (docs/_build/html); any warning fails the build.
+
+    Hermetic: intersphinx reads the inventories vendored in docs/_inventories. ``-E`` rereads
+    every page, so a warning cannot hide in a cached one.
+    """
+    _install_project(session, *_group("docs"))
+    session.run(
+        "sphinx-build", "-E", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -570,9 +570,10 @@ class Dag:
             task_id: the task id (default: the function's name).
             push_return_value: push a non-``None`` return value as the
                 ``return_value`` XCom (default ``True``).
-            outlets: the :class:`Asset` s and :class:`AssetAlias` es the task
-                produces; sent as ``task_outlets`` when it succeeds, so the
-                Execution API records an asset event for each asset.
+            outlets: the assets (:class:`Asset`) and asset aliases
+                (:class:`AssetAlias`) the task produces; sent as
+                ``task_outlets`` when it succeeds, so the Execution API
+                records an asset event for each asset.
 
         Raises:
             TypeError: the function is not an ``async def``, or an outlet is

@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+#: The installed trio_coord version (also ``sdk.version`` in a bundle manifest).
 __version__ = "0.1.0"
