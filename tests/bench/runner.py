@@ -592,6 +592,8 @@ def _vs_floor(figure: Figure, results: FigureResults) -> list[float]:
 
 def _vs_peer(figure: Figure, results: FigureResults) -> list[float]:
     """How many times better trio_coord is than the peer, per round."""
+    if PEER not in figure.variants:
+        return []
     trio = results.metric("value", TRIO)
     peer = results.metric("value", PEER)
     if figure.higher_is_better:
