@@ -7,10 +7,9 @@ a time until its standard input closes (so it never outlives the runner).
 It is deliberately cheap, because in the pinned figures it shares one CPU with
 the client being measured and its cost is in every variant's number:
 
-* Requests are length-prefixed msgpack ``[id, body]``. The id's bytes are
-  copied into the reply unchanged, and reply bodies are cached by the request
-  body's bytes, so a repeated ``GetVariable`` costs a dict lookup and one
-  concatenation, not a decode and an encode.
+* Requests are length-prefixed msgpack ``[id, body]``; each is decoded and
+  its reply encoded, the least a real supervisor does (the 1.3.2 supervisor
+  also validates with pydantic, which this one does not).
 * Replies are ``[id, body, nil]``: ``GetVariable`` gets a ``VariableResult``,
   ``GetXCom`` an ``XComResult`` whose value is a str of the length named by the
   key (``"size:67108864"``), everything else ``[id, nil, nil]``.
@@ -143,17 +142,17 @@ class CommServer:
     """Answers requests on one connection at a time (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._bodies: dict[bytes, bytes | None] = {}
         self._xcom_bodies: dict[int, bytes] = {}
         self.requests = 0
 
-    def _reply_body(self, body: object) -> bytes | None:
+    def _reply_body(self, body: object) -> dict[str, object] | bytes | None:
+        """The reply's body: a map, the encoded bytes of a big one, or ``None`` (nil)."""
         if not isinstance(body, dict):
             return None
         kind = body.get("type")
         key = body.get("key")
         if kind == "GetVariable" and isinstance(key, str):
-            return msgpack.packb({"key": key, "value": VARIABLE_VALUE, "type": "VariableResult"})  # type: ignore[no-any-return]
+            return {"key": key, "value": VARIABLE_VALUE, "type": "VariableResult"}
         if kind == "GetXCom" and isinstance(key, str) and key.startswith("size:"):
             size = int(key[5:])
             cached = self._xcom_bodies.get(size)
@@ -164,33 +163,24 @@ class CommServer:
         return None
 
     def reply(self, payload: bytes | bytearray | memoryview, out: list[bytes]) -> None:
-        """Append the reply frame's bytes for one request payload to ``out``."""
+        """Append the reply frame's bytes for one request payload to ``out``.
+
+        Every request is decoded and every small reply encoded, as a real
+        supervisor must; only a big XCom body is encoded once and reused.
+        """
         self.requests += 1
-        view = memoryview(payload)
-        if view[0] == 0x92:  # [id, body]: copy the id's bytes, cache by the body's bytes
-            id_end = 1 + int_size(view[1])
-            id_bytes = bytes(view[1:id_end])
-            body_key = bytes(view[id_end:])
-            if body_key in self._bodies:
-                reply_body = self._bodies[body_key]
-            else:
-                reply_body = self._reply_body(msgpack.unpackb(body_key, timestamp=3))
-                if len(self._bodies) < 4096 and (reply_body is None or len(reply_body) <= LARGE_FRAME):
-                    self._bodies[body_key] = reply_body
-        else:  # [id, body, carrier...]: decode it all
-            frame = msgpack.unpackb(view, timestamp=3)
-            id_bytes = msgpack.packb(frame[0])
-            reply_body = self._reply_body(frame[1])
-        if reply_body is None:
-            out.append(PREFIX.pack(3 + len(id_bytes)) + b"\x93" + id_bytes + _NIL + _NIL)
-        elif len(reply_body) > LARGE_FRAME:
-            payload_len = 2 + len(id_bytes) + len(reply_body)
-            out.append(PREFIX.pack(payload_len) + b"\x93" + id_bytes)
-            out.append(reply_body)
-            out.append(_NIL)
-        else:
-            payload_len = 2 + len(id_bytes) + len(reply_body)
-            out.append(PREFIX.pack(payload_len) + b"\x93" + id_bytes + reply_body + _NIL)
+        frame = msgpack.unpackb(payload, timestamp=3)
+        if not isinstance(frame, list) or len(frame) < 2 or not isinstance(frame[0], int):
+            raise ValueError(f"not a request frame: {frame!r:.200}")
+        reply_body = self._reply_body(frame[1])
+        if not isinstance(reply_body, bytes):
+            reply: bytes = msgpack.packb([frame[0], reply_body, None])
+            out.append(PREFIX.pack(len(reply)) + reply)
+            return
+        id_bytes: bytes = msgpack.packb(frame[0])
+        out.append(PREFIX.pack(2 + len(id_bytes) + len(reply_body)) + b"\x93" + id_bytes)
+        out.append(reply_body)
+        out.append(_NIL)
 
     def large_frame_reply(self, head: bytes | bytearray | memoryview, out: list[bytes]) -> None:
         """Answer a large frame ``[id, ...]`` with ``[id, nil, nil]`` from its first bytes."""
