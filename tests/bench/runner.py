@@ -64,6 +64,7 @@ TRIO: Final = "trio_coord"
 FLOOR: Final = "floor"
 PEER: Final = "peer"
 FLOOR_LINE: Final = "floor_line"
+PEER_STRUCTLOG: Final = "peer_structlog"
 MINIMAL: Final = "minimal"
 
 
@@ -237,9 +238,12 @@ FIGURES: Final = [
         "T4 log lines/s",
         "k lines/s",
         True,
-        (FLOOR, FLOOR_LINE, TRIO, PEER),
+        (FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG),
         1e-3,
-        note="floor: json.dumps + 64 KiB batches; floor_line: one send per line",
+        note=(
+            "floor: json.dumps + 64 KiB batches; floor_line: one send per line; trio_coord and peer: "
+            "logging.getLogger(...).info(); peer_structlog: structlog's logger on the peer's channel"
+        ),
     ),
     Figure(
         "T5",
@@ -357,7 +361,7 @@ class Bench:
             self._spawn("comm", [str(HERE / "server.py"), "comm"])
         if needs_logs:
             self._spawn("logs", [str(HERE / "server.py"), "logs"])
-        for variant in sorted(variants & {FLOOR, FLOOR_LINE, TRIO, PEER}):
+        for variant in sorted(variants & {FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG}):
             self._spawn(variant, [str(HERE / "worker.py"), variant])
         for name, child in self.children.items():
             line = child.readline(120)
@@ -418,7 +422,7 @@ class Bench:
 
     def trial_logs(self, variant: str) -> dict[str, float]:
         c = self.counts
-        count = c.logs_peer if variant == PEER else c.logs
+        count = c.logs_peer if variant in (PEER, PEER_STRUCTLOG) else c.logs
         res = self._worker_trial(variant, {"figure": "logs", "count": count}, "logs", pinned=False)
         return {"value": count / res["seconds"], "line_bytes": res["line_bytes"]}
 
@@ -854,6 +858,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for figure in figures:
         if figure.note:
             print(f"{figure.key}: {figure.note}")
+        extra = [v for v in figure.variants[1:] if v not in (TRIO, PEER)]
+        res = bench.results[figure.key]
+        medians = [
+            f"{v} {_fmt(figure, summary(res.metric('value', v))['median'])} {figure.unit}"
+            for v in extra
+            if res.metric("value", v)
+        ]
+        if medians:
+            print(f"{figure.key} other variants (medians): {', '.join(medians)}")
     print(
         "ratios are per round (median [min-max]); "
         "x better than peer = peer time / trio_coord time, or trio_coord rate / peer rate"

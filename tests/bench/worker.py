@@ -23,7 +23,10 @@ Variants:
 ``peer``
     ``airflow.sdk.execution_time.comms.CommsDecoder`` from task-sdk 1.3.2:
     ``send()`` for sequential requests, ``asend()`` from 64 asyncio tasks for
-    concurrent ones, and the task runner's structlog JSON channel for logs.
+    concurrent ones, and the task runner's structlog JSON channel for logs
+    (fed by stdlib ``logging``, the call the trio_coord variant makes).
+``peer_structlog``
+    The same log channel fed by structlog's own logger (T4 only).
 
 Figures (``figure`` in the command):
 
@@ -536,7 +539,18 @@ class Peer:
             return {"seconds": seconds, "rss_before": rss_before, "maxrss": _maxrss()}
 
     def logs(self, cmd: Command) -> Result:
-        """The task runner's channel: structlog JSON to an unbuffered binary file on the socket."""
+        """The task runner's channel: JSON to an unbuffered binary file on the socket.
+
+        The lines are logged with the same stdlib ``logging`` call as the
+        trio_coord variant; Airflow renders them with structlog's
+        ``ProcessorFormatter`` (:class:`PeerStructlog` calls structlog directly).
+        """
+        import logging
+
+        log = logging.getLogger(LOGGER_NAME)
+        return self._logs(cmd, lambda i: log.info(LOG_MESSAGE, i))
+
+    def _logs(self, cmd: Command, log_line: Callable[[int], None]) -> Result:
         from airflow.sdk.log import configure_logging
 
         count = cmd["count"]
@@ -545,13 +559,21 @@ class Peer:
             # As the task runner does with the logs fd it is given.
             with os.fdopen(os.dup(sock.fileno()), "wb", buffering=0) as log_io:
                 configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
-                log = self.structlog.get_logger(logger_name=LOGGER_NAME)
                 t0 = time.perf_counter()
                 for i in range(count):
-                    log.info(LOG_MESSAGE % i)
+                    log_line(i)
                 ack = _await_ack(sock)
                 seconds = time.perf_counter() - t0
             return {"seconds": seconds, "line_bytes": ack["bytes"] / count}
+
+
+class PeerStructlog(Peer):
+    """The peer's log channel driven through structlog's own logger (T4 only)."""
+
+    def logs(self, cmd: Command) -> Result:
+        # A lazy proxy: it binds on first use, after _logs has configured logging.
+        log = self.structlog.get_logger(logger_name=LOGGER_NAME)
+        return self._logs(cmd, lambda i: log.info(LOG_MESSAGE % i))
 
 
 VARIANTS: Final[dict[str, Callable[[], Any]]] = {
@@ -559,6 +581,7 @@ VARIANTS: Final[dict[str, Callable[[], Any]]] = {
     "floor_line": FloorPerLine,
     "trio_coord": TrioCoord,
     "peer": Peer,
+    "peer_structlog": PeerStructlog,
 }
 
 
