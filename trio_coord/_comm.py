@@ -168,6 +168,7 @@ class CoordinatorComm:
         self._outbox_bytes = 0
         self._writing = False  # a task is draining the outbox
         self._flush_pending = False  # the reader writes the outbox after its callers queue
+        self._woken_unrun = 0  # callers the reader woke that have not resumed yet
         self._flushed = trio.Event()  # set and replaced when the outbox empties
         self._flush_waiters = 0
         self._queued_seq = 0  # frames queued so far
@@ -350,7 +351,7 @@ class CoordinatorComm:
                     reason = "the supervisor closed the comm socket"
                     return
                 if woken > 1 and self._sock is not None and not self._writing:
-                    await self._flush_after_woken_callers()
+                    await self._flush_after_woken_callers(woken)
                 woken = 0
                 for view in await self._receive(in_place=True):
                     woken += self._dispatch(decode_response(view))
@@ -381,20 +382,26 @@ class CoordinatorComm:
         self._replies_routed += 1
         return 1
 
-    async def _flush_after_woken_callers(self) -> None:
+    async def _flush_after_woken_callers(self, woken: int) -> None:
         """Let the callers just woken queue their next frames, then write them all at once.
 
         While ``_flush_pending`` is set, callers only queue. The reader yields
-        once (not cancellable: the frames queued meanwhile must be written),
-        writes what it can without blocking, and hands any rest to a drain
+        (not cancellable: the frames queued meanwhile must be written) until
+        the ``woken`` callers have run: once, or twice when the scheduler ran
+        the reader's batch in reverse and the reader came first. It then
+        writes what it can without blocking and hands any rest to a drain
         task, because the reader itself must never wait for the socket to
         become writable (the supervisor may be waiting for us to read).
         """
+        self._woken_unrun = woken
         self._flush_pending = True
         try:
             await trio.lowlevel.cancel_shielded_checkpoint()
+            if self._woken_unrun:
+                await trio.lowlevel.cancel_shielded_checkpoint()
         finally:
             self._flush_pending = False
+            self._woken_unrun = 0
         if self._outbox and not self._writing and not self.closed:
             self._write_now()
             if self._outbox and not self.closed:
@@ -608,6 +615,8 @@ class CoordinatorComm:
             except (trio.EndOfChannel, trio.ClosedResourceError):
                 raise self._dispatcher_closed() from self._close_cause
             replied = True
+            if self._woken_unrun:
+                self._woken_unrun -= 1
         finally:
             if replied:  # the reader popped the id; the channel is empty again
                 if len(self._channel_pool) < _CHANNEL_POOL_SIZE and not self._is_closed:
