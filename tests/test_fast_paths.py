@@ -265,6 +265,30 @@ async def test_socket_woken_callers_next_frames_go_out_in_one_write(
     assert results == {n: [{"n": n, "round": 1}, {"n": n, "round": 2}] for n in range(8)}
 
 
+async def test_socket_reader_hands_a_flush_the_socket_cannot_take_to_a_drain_task(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    big = "d" * (4 * 1024 * 1024)  # eight of these overflow the socket buffers
+
+    async def caller(n: int) -> None:
+        await comm.communicate({"type": "Call", "n": n})
+        await comm.communicate({"type": "SetXCom", "n": n, "value": big})
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(caller, n)
+        first_round = await sup.receive_requests(8)
+        await sup.reply_all([(fid, None) for fid, _ in first_round])
+        await trio.testing.wait_all_tasks_blocked()  # the reader's flush filled the socket
+        assert comm.statistics().bytes_sent < 8 * len(big)
+        second_round = await sup.receive_requests(8)  # reading lets the drain task finish
+        assert sorted(body["n"] for _, body in second_round) == list(range(8))  # type: ignore[type-var]
+        assert all(body["value"] == big for _, body in second_round)
+        await sup.reply_all([(fid, None) for fid, _ in second_round])
+    assert comm.statistics().pending == 0
+
+
 async def test_socket_large_frames_both_ways_then_small(
     socket_pair: tuple[CoordinatorComm, SocketSupervisor],
 ) -> None:
