@@ -225,8 +225,25 @@ class FrameDecoder:
             if pos == end:
                 return frames
             data = data[pos:]
+            if self._start_mapped(data):
+                return frames
         self.receive_data(data)
         return frames
+
+    def _start_mapped(self, data: memoryview) -> bool:
+        """Move the start of a large, incomplete frame straight into its map (nothing buffered)."""
+        if len(data) < _PREFIX_SIZE:
+            return False
+        (length,) = _PREFIX.unpack_from(data)
+        have = len(data) - _PREFIX_SIZE
+        if not MAPPED_FRAME_SIZE <= length <= self._max or have >= length:
+            return False
+        storage = _map(length)
+        if storage is None:
+            return False
+        storage[:have] = data[_PREFIX_SIZE:]
+        self._mapped, self._filled, self._missing = storage, have, length - have
+        return True
 
     def next_frame(self) -> bytes | bytearray | memoryview | None:
         """Return the next complete payload, or ``None`` if more bytes are needed.
