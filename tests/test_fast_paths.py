@@ -438,3 +438,38 @@ def test_log_timestamps_are_rfc3339_truncated_to_microseconds(created: float) ->
     micros = min(int((created - second) * 1_000_000), 999_999)
     expected = dt.datetime.fromtimestamp(second, dt.UTC).replace(microsecond=micros)
     assert dt.datetime.fromisoformat(text) == expected
+
+
+# ---------------------------------------------------------------- lazy exports
+
+
+def test_every_public_name_resolves_to_its_defining_module() -> None:
+    import importlib
+
+    import trio_coord
+
+    for name in trio_coord.__all__:
+        value = getattr(trio_coord, name)
+        if name != "__version__":
+            module = importlib.import_module(trio_coord._EXPORTS[name], "trio_coord")
+            assert value is getattr(module, name), name
+    assert set(trio_coord.__all__) <= set(dir(trio_coord))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        trio_coord.nope  # noqa: B018
+
+
+def test_importing_the_package_imports_no_submodule() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, trio_coord\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('trio_coord.') or m == 'trio')\n"
+        "assert loaded == ['trio_coord._version'], loaded\n"
+        "from trio_coord import Bundle, _redact\n"
+        "assert Bundle.__module__ == 'trio_coord._bundle' and _redact.__name__ == 'trio_coord._redact'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

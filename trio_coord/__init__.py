@@ -7,73 +7,156 @@ supervisor launches ``python -m trio_coord serve BUNDLE --comm=… --logs=…``
 
 from __future__ import annotations
 
-from ._bundle import (
-    Bundle as Bundle,
-    Dag as Dag,
-    FailTask as FailTask,
-    SkipTask as SkipTask,
-    Task as Task,
-    TaskContext as TaskContext,
-    TaskFunction as TaskFunction,
-)
-from ._client import (
-    DEFAULT_REQUEST_TIMEOUT as DEFAULT_REQUEST_TIMEOUT,
-    CoordinatorClient as CoordinatorClient,
-)
-from ._comm import (
-    CommStatistics as CommStatistics,
-    CoordinatorComm as CoordinatorComm,
-    IncomingFrame as IncomingFrame,
-    PendingReply as PendingReply,
-    open_coordinator_comm as open_coordinator_comm,
-)
-from ._connection_uri import parse_connection as parse_connection
-from ._errors import (
-    ApiError as ApiError,
-    ApiServerError as ApiServerError,
-    AssetNotFound as AssetNotFound,
-    AssetStoreNotFound as AssetStoreNotFound,
-    ConnectionNotFound as ConnectionNotFound,
-    DagRunAlreadyExists as DagRunAlreadyExists,
-    DispatcherClosed as DispatcherClosed,
-    GenericApiError as GenericApiError,
-    LocalProtocolError as LocalProtocolError,
-    PermissionDenied as PermissionDenied,
-    ProtocolError as ProtocolError,
-    RemoteProtocolError as RemoteProtocolError,
-    RequestTimeout as RequestTimeout,
-    TaskStoreNotFound as TaskStoreNotFound,
-    TrioCoordError as TrioCoordError,
-    VariableNotFound as VariableNotFound,
-    XComNotFound as XComNotFound,
-)
-from ._framing import MAX_FRAME_SIZE as MAX_FRAME_SIZE, FrameDecoder as FrameDecoder
-from ._loader import BundleLoadError as BundleLoadError, load_bundle as load_bundle
-from ._logging import (
-    SocketLogHandler as SocketLogHandler,
-    install_log_handler as install_log_handler,
-)
-from ._messages import (
-    SUPERVISOR_SCHEMA_VERSION as SUPERVISOR_SCHEMA_VERSION,
-    BundleInfo as BundleInfo,
-    Connection as Connection,
-    ConnectionResult as ConnectionResult,
-    DagRun as DagRun,
-    ErrorResponse as ErrorResponse,
-    RetryTask as RetryTask,
-    StartupDetails as StartupDetails,
-    SucceedTask as SucceedTask,
-    TaskInstance as TaskInstance,
-    TaskState as TaskState,
-    TIRunContext as TIRunContext,
-    VariableResult as VariableResult,
-    XComResult as XComResult,
-)
-from ._metadata import build_manifest as build_manifest, dump_manifest as dump_manifest
-from ._runner import run_task as run_task
-from ._serve import ServeOptions as ServeOptions, serve as serve
+import importlib
+from typing import TYPE_CHECKING
+
 from ._version import __version__ as __version__
-from ._wire import JsonValue as JsonValue
+
+if TYPE_CHECKING:
+    from ._bundle import (
+        Bundle as Bundle,
+        Dag as Dag,
+        FailTask as FailTask,
+        SkipTask as SkipTask,
+        Task as Task,
+        TaskContext as TaskContext,
+        TaskFunction as TaskFunction,
+    )
+    from ._client import (
+        DEFAULT_REQUEST_TIMEOUT as DEFAULT_REQUEST_TIMEOUT,
+        CoordinatorClient as CoordinatorClient,
+    )
+    from ._comm import (
+        CommStatistics as CommStatistics,
+        CoordinatorComm as CoordinatorComm,
+        IncomingFrame as IncomingFrame,
+        PendingReply as PendingReply,
+        open_coordinator_comm as open_coordinator_comm,
+    )
+    from ._connection_uri import parse_connection as parse_connection
+    from ._errors import (
+        ApiError as ApiError,
+        ApiServerError as ApiServerError,
+        AssetNotFound as AssetNotFound,
+        AssetStoreNotFound as AssetStoreNotFound,
+        ConnectionNotFound as ConnectionNotFound,
+        DagRunAlreadyExists as DagRunAlreadyExists,
+        DispatcherClosed as DispatcherClosed,
+        GenericApiError as GenericApiError,
+        LocalProtocolError as LocalProtocolError,
+        PermissionDenied as PermissionDenied,
+        ProtocolError as ProtocolError,
+        RemoteProtocolError as RemoteProtocolError,
+        RequestTimeout as RequestTimeout,
+        TaskStoreNotFound as TaskStoreNotFound,
+        TrioCoordError as TrioCoordError,
+        VariableNotFound as VariableNotFound,
+        XComNotFound as XComNotFound,
+    )
+    from ._framing import MAX_FRAME_SIZE as MAX_FRAME_SIZE, FrameDecoder as FrameDecoder
+    from ._loader import BundleLoadError as BundleLoadError, load_bundle as load_bundle
+    from ._logging import (
+        SocketLogHandler as SocketLogHandler,
+        install_log_handler as install_log_handler,
+    )
+    from ._messages import (
+        SUPERVISOR_SCHEMA_VERSION as SUPERVISOR_SCHEMA_VERSION,
+        BundleInfo as BundleInfo,
+        Connection as Connection,
+        ConnectionResult as ConnectionResult,
+        DagRun as DagRun,
+        ErrorResponse as ErrorResponse,
+        RetryTask as RetryTask,
+        StartupDetails as StartupDetails,
+        SucceedTask as SucceedTask,
+        TaskInstance as TaskInstance,
+        TaskState as TaskState,
+        TIRunContext as TIRunContext,
+        VariableResult as VariableResult,
+        XComResult as XComResult,
+    )
+    from ._metadata import build_manifest as build_manifest, dump_manifest as dump_manifest
+    from ._runner import run_task as run_task
+    from ._serve import ServeOptions as ServeOptions, serve as serve
+    from ._wire import JsonValue as JsonValue
+
+# Every public name and the module that defines it. Importing trio_coord imports
+# none of them (and so not trio either): each module is imported when one of its
+# names is first used, so a program pays only for the parts it touches.
+_EXPORTS: dict[str, str] = {
+    "Bundle": "._bundle",
+    "Dag": "._bundle",
+    "FailTask": "._bundle",
+    "SkipTask": "._bundle",
+    "Task": "._bundle",
+    "TaskContext": "._bundle",
+    "TaskFunction": "._bundle",
+    "CoordinatorClient": "._client",
+    "DEFAULT_REQUEST_TIMEOUT": "._client",
+    "CommStatistics": "._comm",
+    "CoordinatorComm": "._comm",
+    "IncomingFrame": "._comm",
+    "PendingReply": "._comm",
+    "open_coordinator_comm": "._comm",
+    "parse_connection": "._connection_uri",
+    "ApiError": "._errors",
+    "ApiServerError": "._errors",
+    "AssetNotFound": "._errors",
+    "AssetStoreNotFound": "._errors",
+    "ConnectionNotFound": "._errors",
+    "DagRunAlreadyExists": "._errors",
+    "DispatcherClosed": "._errors",
+    "GenericApiError": "._errors",
+    "LocalProtocolError": "._errors",
+    "PermissionDenied": "._errors",
+    "ProtocolError": "._errors",
+    "RemoteProtocolError": "._errors",
+    "RequestTimeout": "._errors",
+    "TaskStoreNotFound": "._errors",
+    "TrioCoordError": "._errors",
+    "VariableNotFound": "._errors",
+    "XComNotFound": "._errors",
+    "FrameDecoder": "._framing",
+    "MAX_FRAME_SIZE": "._framing",
+    "BundleLoadError": "._loader",
+    "load_bundle": "._loader",
+    "SocketLogHandler": "._logging",
+    "install_log_handler": "._logging",
+    "BundleInfo": "._messages",
+    "Connection": "._messages",
+    "ConnectionResult": "._messages",
+    "DagRun": "._messages",
+    "ErrorResponse": "._messages",
+    "RetryTask": "._messages",
+    "SUPERVISOR_SCHEMA_VERSION": "._messages",
+    "StartupDetails": "._messages",
+    "SucceedTask": "._messages",
+    "TIRunContext": "._messages",
+    "TaskInstance": "._messages",
+    "TaskState": "._messages",
+    "VariableResult": "._messages",
+    "XComResult": "._messages",
+    "build_manifest": "._metadata",
+    "dump_manifest": "._metadata",
+    "run_task": "._runner",
+    "ServeOptions": "._serve",
+    "serve": "._serve",
+    "JsonValue": "._wire",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",

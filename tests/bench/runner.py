@@ -67,6 +67,7 @@ PEER: Final = "peer"
 FLOOR_LINE: Final = "floor_line"
 PEER_STRUCTLOG: Final = "peer_structlog"
 MINIMAL: Final = "minimal"
+BUNDLE_API: Final = "bundle_api"
 
 
 class BenchError(Exception):
@@ -261,10 +262,14 @@ FIGURES: Final = [
         "T5 import time",
         "ms",
         False,
-        (MINIMAL, TRIO),
+        (MINIMAL, TRIO, BUNDLE_API),
         1e3,
         "{:.0f}",
-        note="floor: import trio, msgpack (the peer's imports are inside its T5 start-up)",
+        note=(
+            "floor: import trio, msgpack; trio_coord: import trio_coord (lazy); bundle_api: "
+            "from trio_coord import Bundle, TaskContext (what a bundle imports); "
+            "the peer's imports are inside its T5 start-up"
+        ),
     ),
 ]
 
@@ -521,8 +526,12 @@ class Bench:
 
     def trial_import(self, variant: str) -> dict[str, float]:
         """Time the imports in a fresh interpreter (started in an empty directory)."""
-        modules = {MINIMAL: "trio, msgpack", TRIO: "trio_coord"}[variant]
-        code = f"import time; t = time.perf_counter(); import {modules}; print(time.perf_counter() - t)"
+        statement = {
+            MINIMAL: "import trio, msgpack",
+            TRIO: "import trio_coord",
+            BUNDLE_API: "from trio_coord import Bundle, TaskContext",
+        }[variant]
+        code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
         proc = subprocess.run(
             [sys.executable, "-c", code],
             capture_output=True,
@@ -532,7 +541,7 @@ class Bench:
             check=False,
         )
         if proc.returncode != 0:
-            raise BenchError(f"import {modules} failed:\n{proc.stderr.decode()}")
+            raise BenchError(f"{statement} failed:\n{proc.stderr.decode()}")
         return {"value": float(proc.stdout.decode().split()[-1])}
 
     def trial(self, figure: Figure, variant: str) -> dict[str, float]:
