@@ -136,3 +136,20 @@ def interop_matrix(session: nox.Session, task_sdk: str) -> None:
     """The interop suite against each task-sdk release that speaks schema 2026-06-16."""
     _install_project(session, *_group("test"), f"apache-airflow-task-sdk=={task_sdk}")
     _pytest(session, "tests/interop")
+
+
+# ---------------------------------------------------------------------------
+# Opt-in benchmarks: `nox -s bench` (see docs/performance.md)
+# ---------------------------------------------------------------------------
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks beside the raw-Python floors and Airflow's own client; prints one table.
+
+    ``nox -s bench -- --quick`` is a short smoke run; ``nox -s bench -- --help``
+    lists the options. Results go to bench-results/bench.json.
+    """
+    # Bytecode compiled at install time, so start-up figures measure a warm install.
+    session.install(".", "apache-airflow-task-sdk==1.3.2", env={"UV_COMPILE_BYTECODE": "1"})
+    session.run("python", "-m", "tests.bench", *session.posargs)

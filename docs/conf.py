@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from sphinx.application import Sphinx
-from sphinx.errors import ExtensionError
 from sphinx.pycode import ModuleAnalyzer
 
 import trio_coord
@@ -90,28 +88,5 @@ def _attribute_docs(
 
 
 # ---------------------------------------------------------------------------
-# Pages written on another branch (issue 6: performance.md).
-# Each is listed in index.md's toctree right after the entry named here as soon as its
-# file exists, so the build passes (with -W) both before and after those branches
-# merge. Once both are on main, add the two lines to index.md and delete this block:
-# an entry already in the index is left alone.
-
-OPTIONAL_PAGES = {"performance": "reliability"}
-
-
-def _add_optional_pages(app: Sphinx, docname: str, source: list[str]) -> None:
-    if docname != "index":
-        return
-    text = source[0]
-    for page, after in OPTIONAL_PAGES.items():
-        if not (HERE / f"{page}.md").exists() or re.search(rf"^{page}$", text, re.MULTILINE):
-            continue
-        text, found = re.subn(rf"^{re.escape(after)}$", f"{after}\n{page}", text, count=1, flags=re.MULTILINE)
-        if found != 1:
-            raise ExtensionError(f"conf.py: index.md has no toctree entry {after!r} to list {page!r} after")
-    source[0] = text
-
-
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-docstring", _attribute_docs)
-    app.connect("source-read", _add_optional_pages)

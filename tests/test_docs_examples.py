@@ -230,13 +230,6 @@ def _events_at(run: TaskRun, *events: str) -> list[str]:
     return [event for event in events if event in logged]
 
 
-#: Logger.callHandlers checks the handler's own level (the global one) before
-#: SocketLogHandler.handle applies namespace levels, so a namespace level below the
-#: global one has no effect yet (trio_coord/_logging.py). Remove when fixed: strict.
-NAMESPACE_BELOW_GLOBAL_BUG = pytest.mark.xfail(
-    strict=True, reason="namespace levels below the global level are dropped"
-)
-
 LOG_THINGS = (
     "loading 42 rows into orders",
     "only when the level is DEBUG",
@@ -250,22 +243,8 @@ LOG_THINGS = (
     [
         ("", "", [LOG_THINGS[0], LOG_THINGS[3]]),  # INFO when unset
         ("DEBUG", "my_company.http=WARNING", [LOG_THINGS[0], LOG_THINGS[1], LOG_THINGS[3]]),
-        pytest.param(
-            "WARNING",
-            "task.howto_logging=debug",
-            [LOG_THINGS[0], LOG_THINGS[1], LOG_THINGS[3]],
-            marks=pytest.mark.xfail(
-                strict=True, reason="namespace levels below the global level are dropped"
-            ),
-        ),
-        pytest.param(
-            "ERROR",
-            "my_company=DEBUG, task=WARNING",
-            [LOG_THINGS[2], LOG_THINGS[3]],
-            marks=pytest.mark.xfail(
-                strict=True, reason="namespace levels below the global level are dropped"
-            ),
-        ),
+        ("WARNING", "task.howto_logging=debug", [LOG_THINGS[0], LOG_THINGS[1], LOG_THINGS[3]]),
+        ("ERROR", "my_company=DEBUG, task=WARNING", [LOG_THINGS[2], LOG_THINGS[3]]),
     ],
 )
 async def test_logging_levels_follow_airflows_settings(

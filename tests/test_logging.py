@@ -235,14 +235,14 @@ def test_env_levels_and_longest_namespace_prefix_win() -> None:
 
 def test_invalid_global_level_means_info() -> None:
     handler = SocketLogHandler.from_env({"AIRFLOW__LOGGING__LOGGING_LEVEL": "chatty"})
-    assert handler.level == logging.INFO
+    assert handler.global_level == logging.INFO
     (problem,) = (json.loads(line) for line in handler._chunks)
     assert problem["event"] == "Ignoring invalid logging_level"
 
 
 def test_empty_env_means_info() -> None:
     handler = SocketLogHandler.from_env({"AIRFLOW__LOGGING__NAMESPACE_LEVELS": ""})
-    assert handler.level == logging.INFO
+    assert handler.global_level == logging.INFO
     assert handler._chunks == []
 
 
@@ -436,3 +436,17 @@ async def test_orderly_close_replays_nothing(io_budget: None) -> None:
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert sink.data == b""
+
+
+def test_a_namespace_level_below_the_global_one_lets_its_records_through() -> None:
+    handler = SocketLogHandler.from_env(
+        {"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "task.etl=debug"}
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(handler.lowest_level)
+    logging.getLogger("task.etl.extract").debug("kept")
+    logging.getLogger("library").info("dropped")
+    logging.getLogger("library").warning("kept too")
+    events = [json.loads(line)["event"] for line in handler._chunks]
+    assert events == ["kept", "kept too"]

@@ -40,8 +40,8 @@ supervisor will act on it) and its reply is dropped on arrival.
 
 from __future__ import annotations
 
-import itertools
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -53,10 +53,10 @@ from ._errors import ApiError, DispatcherClosed, RemoteProtocolError
 from ._framing import (
     MAX_FRAME_SIZE,
     FrameDecoder,
+    RequestEncoder,
     ResponseFrame,
     WireMap,
     decode_response,
-    encode_request,
     frame_prefix,
 )
 from ._messages import ErrorResponse
@@ -73,6 +73,12 @@ _LARGE_RECEIVE_CHUNK: Final = 4 * 1024 * 1024
 # Frames queued together are joined into one buffer up to this size; bigger
 # payloads are written as they are, never copied into a joined buffer.
 _COALESCE_LIMIT: Final = 256 * 1024
+# Consecutive reads the reader makes without parking before it yields anyway.
+_MAX_READS_WITHOUT_PARKING: Final = 16
+# Buffers handed to one writev(2) (IOV_MAX is 1024 on Linux).
+_MAX_IOVECS: Final = 512
+# Reply channels kept for reuse (each is two small objects).
+_CHANNEL_POOL_SIZE: Final = 256
 DEFAULT_WRITE_TIMEOUT: Final = 30.0
 DEFAULT_MAX_IN_FLIGHT: Final = 4096
 
@@ -89,6 +95,12 @@ class CommStatistics:
     bytes_sent: int
     bytes_received: int
     closed: bool
+
+
+def _open_reply_channel() -> tuple[
+    trio.MemorySendChannel[ResponseFrame], trio.MemoryReceiveChannel[ResponseFrame]
+]:
+    return trio.open_memory_channel[ResponseFrame](1)
 
 
 def raise_for_error(frame: ResponseFrame) -> WireMap | None:
@@ -142,17 +154,33 @@ class CoordinatorComm:
         self._write_timeout = write_timeout
         self._max_in_flight = max_in_flight
         self._decoder = FrameDecoder(max_frame_size=max_frame_size)
-        self._ids = itertools.count(1)
+        self._encoder = RequestEncoder()
+        # A socket gets the fast path: non-blocking system calls on its file
+        # descriptor, parking only in wait_readable / wait_writable.
+        self._sock = stream.socket if isinstance(stream, trio.SocketStream) else None
+        self._scratch = memoryview(bytearray(_RECEIVE_CHUNK if self._sock is not None else 0))
+        self._socket_drained = True  # the last read came back short: wait before reading
+        self._reads_without_parking = 0
         self._next_unused_id = 1
         self._pending: dict[int, trio.MemorySendChannel[ResponseFrame]] = {}
         self._slot_waiters = trio.lowlevel.ParkingLot()
-        self._outbox: list[bytes] = []
-        self._writing = False
-        self._flushed = trio.Event()  # set and replaced after every write batch
+        self._outbox: list[bytes | memoryview] = []
+        self._outbox_bytes = 0
+        self._writing = False  # a task is draining the outbox
+        self._flush_pending = False  # the reader writes the outbox after its callers queue
+        self._woken_unrun = 0  # callers the reader woke that have not resumed yet
+        self._flushed = trio.Event()  # set and replaced when the outbox empties
+        self._flush_waiters = 0
         self._queued_seq = 0  # frames queued so far
         self._written_seq = 0  # frames handed to the OS so far
         self._reader_started = False
         self._closed = trio.Event()
+        self._is_closed = False  # mirrors _closed, without a method call on the hot path
+        # One-slot channels whose request ended with its reply taken: they are
+        # empty and unused, so the next request may reuse one.
+        self._channel_pool: list[
+            tuple[trio.MemorySendChannel[ResponseFrame], trio.MemoryReceiveChannel[ResponseFrame]]
+        ] = []
         self._close_cause: BaseException | None = None
         self._close_reason = ""
         self._requests_sent = 0
@@ -167,7 +195,7 @@ class CoordinatorComm:
     @property
     def closed(self) -> bool:
         """Whether the reader has stopped (no reply will arrive any more)."""
-        return self._closed.is_set()
+        return self._is_closed
 
     @property
     def writing(self) -> bool:
@@ -205,8 +233,10 @@ class CoordinatorComm:
         return exc
 
     def _close(self, reason: str, cause: BaseException | None) -> None:
-        if self._closed.is_set():
+        if self._is_closed:
             return
+        self._is_closed = True
+        self._channel_pool.clear()
         self._close_reason = reason
         self._close_cause = cause
         self._closed.set()
@@ -240,10 +270,17 @@ class CoordinatorComm:
             if self._decoder.at_eof:
                 self._close("the supervisor closed the comm socket", None)
                 raise self._dispatcher_closed()
-            data = await self._receive()
-            self._decoder.receive_data(data)
+            await self._receive()
 
-    async def _receive(self) -> bytes | bytearray:
+    async def _receive(self, *, in_place: bool = False) -> list[memoryview]:
+        """Feed the decoder at least one more byte, or end of stream.
+
+        With ``in_place``, whole small frames read from the socket are not
+        copied into the decoder but returned as views into the scratch
+        buffer: decode them before the next read.
+        """
+        if self._sock is not None:
+            return await self._receive_from_socket(in_place)
         missing = self._decoder.buffered
         size = _LARGE_RECEIVE_CHUNK if missing > _RECEIVE_CHUNK else _RECEIVE_CHUNK
         try:
@@ -252,7 +289,55 @@ class CoordinatorComm:
             self._close(f"comm socket failed: {exc!r}", exc)
             raise self._dispatcher_closed() from exc
         self._bytes_received += len(data)
-        return data
+        self._decoder.receive_data(data)
+        return []
+
+    def _fileno(self) -> int:
+        assert self._sock is not None
+        fd = self._sock.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the comm socket was closed")
+        return fd
+
+    async def _receive_from_socket(self, in_place: bool) -> list[memoryview]:
+        """Socket fast path: park only in ``wait_readable``, read with one system call.
+
+        Bytes of a large frame are read straight into the decoder's buffer
+        for it; everything else goes through one reused scratch buffer.
+        After a read that filled its buffer (more is probably waiting) the
+        next read is tried at once, but never more than
+        ``_MAX_READS_WITHOUT_PARKING`` times in a row, so a flood of input
+        cannot starve the other tasks.
+        """
+        while True:  # noqa: ASYNC913 - EAGAIN sets _socket_drained, so the next pass parks
+            try:
+                if self._socket_drained:
+                    await trio.lowlevel.wait_readable(self._fileno())
+                    self._reads_without_parking = 0
+                elif self._reads_without_parking >= _MAX_READS_WITHOUT_PARKING:
+                    await trio.lowlevel.checkpoint()
+                    self._reads_without_parking = 0
+                target = self._decoder.receive_buffer()
+                view = self._scratch if target is None else target
+                count = os.readv(self._fileno(), [view])
+            except BlockingIOError:
+                self._socket_drained = True
+                continue
+            except (OSError, trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+                self._close(f"comm socket failed: {exc!r}", exc)
+                raise self._dispatcher_closed() from exc
+            self._reads_without_parking += 1
+            self._socket_drained = count < len(view)
+            self._bytes_received += count
+            if count == 0:
+                self._decoder.receive_data(b"")
+            elif target is not None:
+                self._decoder.buffer_filled(count)
+            elif in_place:
+                return self._decoder.receive_frames(view[:count])
+            else:
+                self._decoder.receive_data(view[:count])
+            return []
 
     def start_reader(self) -> None:
         """Start the reader task in the comm's nursery (idempotent, non-blocking)."""
@@ -263,13 +348,18 @@ class CoordinatorComm:
     async def _reader_loop(self) -> None:
         reason, cause = "the comm reader was cancelled", None
         try:
+            woken = 0
             while True:
                 while (payload := self._decoder.next_frame()) is not None:
-                    self._dispatch(decode_response(payload))
+                    woken += self._dispatch(decode_response(payload))
                 if self._decoder.at_eof:
                     reason = "the supervisor closed the comm socket"
                     return
-                self._decoder.receive_data(await self._receive())
+                if woken > 1 and self._sock is not None and not self._writing:
+                    await self._flush_after_woken_callers(woken)
+                woken = 0
+                for view in await self._receive(in_place=True):
+                    woken += self._dispatch(decode_response(view))
         except DispatcherClosed:
             return  # _receive already recorded why
         except RemoteProtocolError as exc:
@@ -278,7 +368,8 @@ class CoordinatorComm:
         finally:
             self._close(reason, cause)
 
-    def _dispatch(self, frame: ResponseFrame) -> None:
+    def _dispatch(self, frame: ResponseFrame) -> int:
+        """Route a reply to its caller; return 1 if a caller was woken, else 0."""
         channel = self._pending.pop(frame.id, None)
         if channel is None:
             self._replies_dropped += 1
@@ -286,65 +377,156 @@ class CoordinatorComm:
                 logger.debug("dropping reply %d: its caller is no longer waiting", frame.id)
             else:
                 logger.warning("dropping reply with unknown frame id %d", frame.id)
-            return
+            return 0
         try:
             channel.send_nowait(frame)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             self._replies_dropped += 1
             logger.debug("dropping reply %d: its caller is no longer waiting", frame.id)
-        else:
-            self._replies_routed += 1
+            return 0
+        self._replies_routed += 1
+        return 1
+
+    async def _flush_after_woken_callers(self, woken: int) -> None:
+        """Let the callers just woken queue their next frames, then write them all at once.
+
+        While ``_flush_pending`` is set, callers only queue. The reader yields
+        (not cancellable: the frames queued meanwhile must be written) until
+        the ``woken`` callers have run: once, or twice when the scheduler ran
+        the reader's batch in reverse and the reader came first. It then
+        writes what it can without blocking and hands any rest to a drain
+        task, because the reader itself must never wait for the socket to
+        become writable (the supervisor may be waiting for us to read).
+        """
+        self._woken_unrun = woken
+        self._flush_pending = True
+        try:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            if self._woken_unrun:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._flush_pending = False
+            self._woken_unrun = 0
+        if self._outbox and not self._writing and not self.closed:
+            self._write_now()
+            if self._outbox and not self.closed:
+                self._writing = True
+                self._nursery.start_soon(self._drain_outbox, name="trio_coord.comm.drain")
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, prefix: bytes, payload: bytes) -> int:
+    def _queue(self, prefix: bytes, payload: bytes | memoryview) -> int:
+        self._outbox.append(prefix)
+        self._outbox.append(payload)
+        self._outbox_bytes += len(prefix) + len(payload)
+        self._queued_seq += 1
+        return self._queued_seq
+
+    async def _write(self, prefix: bytes, payload: bytes | memoryview) -> int:
         """Queue one encoded frame and make sure someone is writing it.
 
         Returns the frame's write sequence number once the frame is queued
-        behind an active writer, or once this task has written it (and
-        anything queued meanwhile). Never leaves a frame half-written.
+        behind an active writer (or a pending flush), or once this task has
+        written it (and anything queued meanwhile). Never leaves a frame
+        half-written. On a socket, an idle connection gets the frame with one
+        non-blocking system call and no scheduling at all.
         """
-        self._outbox.append(prefix)
-        self._outbox.append(payload)
-        self._queued_seq += 1
-        seq = self._queued_seq
-        if self._writing:
+        seq = self._queue(prefix, payload)
+        if self._writing or self._flush_pending:
             return seq
+        if self._sock is not None:
+            self._write_now()
+            if not self._outbox:
+                if self.closed:
+                    raise self._dispatcher_closed()
+                return seq
         self._writing = True
+        await self._drain_outbox()
+        if self.closed:
+            raise self._dispatcher_closed()
+        return seq
+
+    def _write_now(self) -> None:
+        """Write as much of the outbox as the socket takes without blocking."""
+        pieces = self._outbox
         try:
-            with trio.CancelScope(shield=True) as scope:  # noqa: ASYNC912 - send_all checkpoints
+            fd = self._fileno()
+            if self._outbox_bytes <= _COALESCE_LIMIT:
+                sent = os.write(fd, pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            else:
+                sent = os.writev(fd, pieces[:_MAX_IOVECS])
+        except BlockingIOError:
+            return
+        except (OSError, trio.ClosedResourceError) as exc:
+            self._close(f"comm socket failed while writing: {exc!r}", exc)
+            self._discard_outbox()
+            return
+        self._write_batches += 1
+        self._bytes_sent += sent
+        if sent == self._outbox_bytes:
+            self._outbox = []
+            self._outbox_bytes = 0
+            self._written_seq = self._queued_seq
+            if self._flush_waiters:
+                self._wake_flush_waiters()
+            return
+        self._outbox_bytes -= sent
+        index = 0
+        while sent >= len(pieces[index]):
+            sent -= len(pieces[index])
+            index += 1
+        rest = pieces[index:]
+        if sent:
+            rest[0] = memoryview(rest[0])[sent:]
+        self._outbox = rest
+
+    def _discard_outbox(self) -> None:
+        self._outbox = []
+        self._outbox_bytes = 0
+        self._wake_flush_waiters()
+
+    async def _drain_outbox(self) -> None:
+        """Write the outbox until it is empty; the caller has set ``_writing``.
+
+        Shielded from cancellation and bounded by ``write_timeout``: a queued
+        frame is written whole, or the connection is declared broken.
+        """
+        try:
+            with trio.CancelScope(shield=True) as scope:  # noqa: ASYNC912 - both branches checkpoint
                 scope.relative_deadline = self._write_timeout
                 while self._outbox and not self.closed:
-                    batch, self._outbox = self._outbox, []
-                    batch_seq = self._queued_seq
-                    await self._send_batch(batch)
-                    self._written_seq = batch_seq
-                    self._wake_flush_waiters()
+                    if self._sock is not None:
+                        await trio.lowlevel.wait_writable(self._fileno())
+                        self._write_now()
+                    else:
+                        batch, self._outbox = self._outbox, []
+                        self._outbox_bytes = 0
+                        batch_seq = self._queued_seq
+                        await self._send_batch(batch)
+                        self._written_seq = batch_seq
+                        self._wake_flush_waiters()
             if scope.cancelled_caught:
                 self._close(f"a write stalled for more than {self._write_timeout:g} s", None)
                 await self._stream.aclose()
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._close(f"comm socket failed while writing: {exc!r}", exc)
         finally:
             self._writing = False
             if self.closed:
-                self._outbox.clear()
-                self._wake_flush_waiters()
-        if self.closed:
-            raise self._dispatcher_closed()
-        return seq
+                self._discard_outbox()
 
     def _wake_flush_waiters(self) -> None:
         flushed, self._flushed = self._flushed, trio.Event()
         flushed.set()
 
-    async def _send_batch(self, batch: list[bytes]) -> None:
+    async def _send_batch(self, batch: list[bytes | memoryview]) -> None:
+        """Generic streams: join small frames, write large payloads on their own."""
         total = sum(map(len, batch))
         self._write_batches += 1
         if total <= _COALESCE_LIMIT:
             await self._stream.send_all(b"".join(batch) if len(batch) > 1 else batch[0])
         else:
-            small: list[bytes] = []
+            small: list[bytes | memoryview] = []
             for chunk in batch:
                 if len(chunk) > _COALESCE_LIMIT:
                     if small:
@@ -367,7 +549,7 @@ class CoordinatorComm:
             DispatcherClosed: the connection is broken.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        payload = encode_request(frame_id, body)
+        payload = self._encoder.encode(frame_id, body)
         prefix = frame_prefix(len(payload))
         if self.closed:
             await trio.lowlevel.cancel_shielded_checkpoint()
@@ -375,17 +557,22 @@ class CoordinatorComm:
         self._requests_sent += 1
         await self._write_and_wait(prefix, payload)
 
-    async def _write_and_wait(self, prefix: bytes, payload: bytes) -> None:
+    async def _write_and_wait(self, prefix: bytes, payload: bytes | memoryview) -> None:
         """Queue a frame and return once it has been handed to the OS."""
         seq = await self._write(prefix, payload)
         while self._written_seq < seq:  # queued behind another writer
-            await self._flushed.wait()
+            self._flush_waiters += 1
+            try:
+                await self._flushed.wait()
+            finally:
+                self._flush_waiters -= 1
             if self.closed:
                 raise self._dispatcher_closed()
+        await trio.lowlevel.cancel_shielded_checkpoint()  # a write on an idle socket did not yield
 
     def next_id(self) -> int:
         """Reserve and return the next request frame id."""
-        frame_id = next(self._ids)
+        frame_id = self._next_unused_id
         self._next_unused_id = frame_id + 1
         return frame_id
 
@@ -409,12 +596,42 @@ class CoordinatorComm:
         Cancellation: if cancelled before the frame is queued, nothing is
         sent; after that, the frame is still written and its reply dropped.
         """
-        pending = await self._register(body)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._is_closed:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # fail fast, but still a schedule point
+            raise self._dispatcher_closed()
+        if len(self._pending) >= self._max_in_flight:
+            await self._wait_for_slot()
+        frame_id = self._next_unused_id
+        payload = self._encoder.encode(frame_id, body)
+        self._next_unused_id = frame_id + 1
+        prefix = frame_prefix(len(payload))
+        if not self._reader_started:
+            self.start_reader()
+        send, receive = self._channel_pool.pop() if self._channel_pool else _open_reply_channel()
+        self._pending[frame_id] = send
+        self._requests_sent += 1
+        replied = False
         try:
-            await self._write(pending.prefix, pending.payload)
-            return await pending.wait()
+            await self._write(prefix, payload)
+            del payload  # the outbox holds it until written; do not pin a large one
+            try:
+                frame = await receive.receive()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                raise self._dispatcher_closed() from self._close_cause
+            replied = True
+            if self._woken_unrun:
+                self._woken_unrun -= 1
         finally:
-            pending.abandon()
+            if replied:  # the reader popped the id; the channel is empty again
+                if len(self._channel_pool) < _CHANNEL_POOL_SIZE and not self._is_closed:
+                    self._channel_pool.append((send, receive))
+                if self._slot_waiters:
+                    self._slot_waiters.unpark()
+            else:
+                receive.close()
+                self._forget(frame_id)
+        return raise_for_error(frame)
 
     async def submit(self, body: Mapping[str, object]) -> PendingReply:
         """Send a request and return once it is written, without waiting for the reply.
@@ -440,12 +657,10 @@ class CoordinatorComm:
         if self.closed:
             await trio.lowlevel.cancel_shielded_checkpoint()  # fail fast, but still a schedule point
             raise self._dispatcher_closed()
-        while len(self._pending) >= self._max_in_flight:
-            await self._slot_waiters.park()
-            if self.closed:
-                raise self._dispatcher_closed()
+        if len(self._pending) >= self._max_in_flight:
+            await self._wait_for_slot()
         frame_id = self.next_id()
-        payload = encode_request(frame_id, body)
+        payload = self._encoder.encode(frame_id, body)
         prefix = frame_prefix(len(payload))
         self.start_reader()
         send, receive = trio.open_memory_channel[ResponseFrame](1)
@@ -453,9 +668,16 @@ class CoordinatorComm:
         self._requests_sent += 1
         return PendingReply(self, frame_id, prefix, payload, receive)
 
+    async def _wait_for_slot(self) -> None:
+        while len(self._pending) >= self._max_in_flight:
+            await self._slot_waiters.park()
+            if self._is_closed:
+                raise self._dispatcher_closed()
+
     def _forget(self, frame_id: int) -> None:
         self._pending.pop(frame_id, None)
-        self._slot_waiters.unpark()
+        if self._slot_waiters:
+            self._slot_waiters.unpark()
 
     # ------------------------------------------------------------------ closing
 
@@ -475,7 +697,7 @@ class PendingReply:
         comm: CoordinatorComm,
         frame_id: int,
         prefix: bytes,
-        payload: bytes,
+        payload: bytes | memoryview,
         receive: trio.MemoryReceiveChannel[ResponseFrame],
     ) -> None:
         self._comm = comm

@@ -12,15 +12,26 @@ feeds whatever bytes arrived into :meth:`FrameDecoder.receive_data` and pulls
 complete payloads out of :meth:`FrameDecoder.next_frame`.
 
 Memory policy. A length prefix is a promise, not a fact: a broken or hostile
-peer can announce 4 GiB and send nothing. The decoder therefore never
-allocates for a frame more than it has actually received (plus Python's
-bounded over-allocation of a growing ``bytearray``). Small frames are sliced
-out of one shared receive buffer, which is compacted once the consumed prefix
+peer can announce 4 GiB and send nothing. The decoder therefore never commits
+memory for a frame beyond what has actually arrived (plus Python's bounded
+over-allocation of a growing ``bytearray``). Small frames are sliced out of
+one shared receive buffer, which is compacted once the consumed prefix
 outweighs the rest, so the cost stays O(n) however the bytes are chunked. A
 frame that does not fit in what is buffered moves to its own ``bytearray``,
 which then grows with the arriving bytes and is handed out without another
-copy; decoding it in place keeps a large XCom at about two payloads of peak
-memory (the raw bytes and the decoded value).
+copy. A frame of :data:`MAPPED_FRAME_SIZE` or more gets an anonymous memory
+map of its announced length instead: that reserves address space only, and the
+kernel commits a page when a byte is written to it, so memory still follows
+the data; but the driver can receive straight into it
+(:meth:`FrameDecoder.receive_buffer`), with no chunk copied on the way, and
+the payload is handed out as a ``memoryview`` over the map (unmapped when the
+view is dropped). Decoding it in place keeps a large XCom at two payloads of
+peak memory: the raw bytes and the decoded value.
+
+On the way out, :class:`RequestEncoder` packs into a msgpack ``Packer``'s own
+buffer and hands a large payload out as a view of that buffer, so the bytes
+are never copied into a ``bytes`` object; the driver writes the prefix and
+the payload separately.
 
 Everything the peer can get wrong raises :class:`RemoteProtocolError`; every
 value *we* cannot encode raises :class:`LocalProtocolError` before any byte
@@ -30,6 +41,7 @@ exists. Those are the only two exception types that leave this module.
 from __future__ import annotations
 
 import datetime as _dt
+import mmap
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,8 +52,10 @@ import msgpack
 from ._errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
+    "MAPPED_FRAME_SIZE",
     "MAX_FRAME_SIZE",
     "FrameDecoder",
+    "RequestEncoder",
     "RequestFrame",
     "ResponseFrame",
     "WireMap",
@@ -63,6 +77,11 @@ _PREFIX_SIZE: Final = _PREFIX.size
 # A complete frame whose payload is at most this long is copied out of the
 # shared receive buffer; anything longer gets a buffer of its own.
 _COMPACT_THRESHOLD: Final = 64 * 1024
+#: Frames announcing at least this many bytes are assembled in an anonymous
+#: memory map of their length (pages committed only as bytes arrive).
+MAPPED_FRAME_SIZE: Final = 1024 * 1024
+#: Encoded payloads longer than this stay in the encoder's buffer (no copy).
+_OWN_BUFFER_SIZE: Final = 256 * 1024
 
 
 def frame_prefix(payload_length: int) -> bytes:
@@ -95,7 +114,7 @@ class FrameDecoder:
             is read, before anything is allocated for it.
     """
 
-    __slots__ = ("_body", "_buf", "_eof", "_max", "_missing", "_pos")
+    __slots__ = ("_body", "_buf", "_eof", "_filled", "_mapped", "_max", "_missing", "_pos")
 
     def __init__(self, *, max_frame_size: int = MAX_FRAME_SIZE) -> None:
         if not 0 < max_frame_size <= MAX_FRAME_SIZE:
@@ -104,13 +123,15 @@ class FrameDecoder:
         self._buf = bytearray()  # bytes not yet parsed start at _pos
         self._pos = 0
         self._body: bytearray | None = None  # a large frame being assembled
-        self._missing = 0  # bytes _body still lacks
+        self._mapped: mmap.mmap | None = None  # ... or a very large one, in a map
+        self._filled = 0  # bytes of _mapped received so far
+        self._missing = 0  # bytes _body or _mapped still lacks
         self._eof = False
 
     @property
     def at_eof(self) -> bool:
         """Whether end of stream was fed and every complete frame was taken."""
-        return self._eof and self._body is None and self._pos == len(self._buf)
+        return self._eof and self._body is None and self._mapped is None and self._pos == len(self._buf)
 
     @property
     def buffered(self) -> int:
@@ -118,7 +139,33 @@ class FrameDecoder:
         held = len(self._buf) - self._pos
         if self._body is not None:
             held += len(self._body)
+        if self._mapped is not None:
+            held += self._filled
         return held
+
+    def receive_buffer(self) -> memoryview | None:
+        """Where the next bytes of a mapped frame's payload go, if one is being assembled.
+
+        Write up to ``len(view)`` received bytes into the returned view and
+        report how many with :meth:`buffer_filled`; use
+        :meth:`receive_data` otherwise. The view covers exactly the missing
+        part of the frame, so nothing past the frame lands in it.
+        """
+        if self._mapped is None or not self._missing:
+            return None
+        return memoryview(self._mapped)[self._filled : self._filled + self._missing]
+
+    def buffer_filled(self, count: int) -> None:
+        """Record that ``count`` bytes were written into :meth:`receive_buffer`'s view.
+
+        Raises:
+            ValueError: no mapped frame is being assembled, or ``count`` is
+                more than it lacks.
+        """
+        if self._mapped is None or not 0 <= count <= self._missing:
+            raise ValueError(f"buffer_filled({count}) does not match the receive buffer")
+        self._filled += count
+        self._missing -= count
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes received from the peer; ``b""`` means end of stream.
@@ -132,9 +179,14 @@ class FrameDecoder:
         if self._eof:
             raise RuntimeError("received data after end of stream")
         view = memoryview(data)
-        if self._body is not None and self._missing:
+        if self._missing and (self._body is not None or self._mapped is not None):
             take = min(len(view), self._missing)
-            self._body += view[:take]
+            if self._mapped is not None:
+                self._mapped[self._filled : self._filled + take] = view[:take]
+                self._filled += take
+            else:
+                assert self._body is not None
+                self._body += view[:take]
             self._missing -= take
             view = view[take:]
             if not view:
@@ -144,15 +196,74 @@ class FrameDecoder:
             self._pos = 0
         self._buf += view
 
-    def next_frame(self) -> bytes | bytearray | None:
+    def receive_frames(self, data: memoryview) -> list[memoryview]:
+        """Add bytes like :meth:`receive_data`, returning whole frames found in them as views.
+
+        A fast path for a driver that reads into a buffer it reuses: while
+        nothing is buffered, each complete payload of up to 64 KiB at the
+        start of ``data`` comes back as a slice of ``data`` (no copy; valid
+        only until the driver writes into its buffer again), and only what
+        follows them is buffered. Frames from there on (or any frame, when
+        bytes were already buffered) come from :meth:`next_frame` as usual,
+        which also reports any bad length prefix.
+
+        Raises:
+            RuntimeError: bytes were fed after end of stream.
+        """
+        frames: list[memoryview] = []
+        if data and not self._eof and self._pos == len(self._buf) and not self._missing:
+            end = len(data)
+            limit = min(self._max, _COMPACT_THRESHOLD)
+            pos = 0
+            while end - pos >= _PREFIX_SIZE:
+                (length,) = _PREFIX.unpack_from(data, pos)
+                if not 0 < length <= limit or end - pos - _PREFIX_SIZE < length:
+                    break
+                pos += _PREFIX_SIZE
+                frames.append(data[pos : pos + length])
+                pos += length
+            if pos == end:
+                return frames
+            data = data[pos:]
+            if self._start_mapped(data):
+                return frames
+        self.receive_data(data)
+        return frames
+
+    def _start_mapped(self, data: memoryview) -> bool:
+        """Move the start of a large, incomplete frame straight into its map (nothing buffered)."""
+        if len(data) < _PREFIX_SIZE:
+            return False
+        (length,) = _PREFIX.unpack_from(data)
+        have = len(data) - _PREFIX_SIZE
+        if not MAPPED_FRAME_SIZE <= length <= self._max or have >= length:
+            return False
+        storage = _map(length)
+        if storage is None:
+            return False
+        storage[:have] = data[_PREFIX_SIZE:]
+        self._mapped, self._filled, self._missing = storage, have, length - have
+        return True
+
+    def next_frame(self) -> bytes | bytearray | memoryview | None:
         """Return the next complete payload, or ``None`` if more bytes are needed.
 
-        The returned object is owned by the caller.
+        The returned object is owned by the caller. A payload of
+        :data:`MAPPED_FRAME_SIZE` bytes or more that was not complete when its
+        prefix was parsed comes as a read-only ``memoryview`` over its memory
+        map; the map is released when the view is.
 
         Raises:
             RemoteProtocolError: a zero-length or oversized length prefix, or
                 end of stream in the middle of a frame.
         """
+        if self._mapped is not None:
+            if self._missing:
+                if self._eof:
+                    self._truncated(self._filled + self._missing, self._filled)
+                return None
+            mapped, self._mapped = self._mapped, None
+            return memoryview(mapped).toreadonly()
         if self._body is not None:
             if self._missing:
                 if self._eof:
@@ -185,8 +296,13 @@ class FrameDecoder:
             return payload
         if self._eof:
             self._truncated(length, have)
-        # Not all here yet: give the frame a buffer holding only what arrived.
-        self._body = self._buf[start:]
+        # Not all here yet: give the frame storage holding only what arrived.
+        storage = _map(length) if length >= MAPPED_FRAME_SIZE else None
+        if storage is not None:
+            storage[:have] = memoryview(self._buf)[start:]
+            self._mapped, self._filled = storage, have
+        else:
+            self._body = self._buf[start:]
         self._missing = length - have
         self._buf = bytearray()
         self._pos = 0
@@ -197,6 +313,19 @@ class FrameDecoder:
         raise RemoteProtocolError(
             f"connection closed inside a frame ({have} of {length} payload bytes received)"
         )
+
+
+def _map(length: int) -> mmap.mmap | None:
+    """An anonymous private map of ``length`` bytes, or ``None`` if the system refuses one.
+
+    Only address space is reserved: the kernel commits each page when it is
+    first written, so a prefix announcing gigabytes costs nothing until the
+    bytes arrive.
+    """
+    try:
+        return mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    except (OSError, ValueError, OverflowError):  # no address space: grow a bytearray instead
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -312,6 +441,52 @@ def encode_request(frame_id: int, body: Mapping[str, object]) -> bytes:
     if not isinstance(kind, str) or not kind:
         raise LocalProtocolError("request body must carry a non-empty string 'type'")
     return _pack([frame_id, body])
+
+
+class RequestEncoder:
+    """Encodes request payloads; a large one is handed out without being copied.
+
+    Not thread-safe: give each connection its own. :meth:`encode` packs into
+    a msgpack ``Packer``'s buffer. A payload of up to 256 KiB is returned as
+    ``bytes`` (copied, and the buffer reused); a longer one is returned as a
+    ``memoryview`` of the buffer itself, which then belongs to the caller (the
+    encoder starts a new buffer), so a large XCom exists once as the value and
+    once encoded, never a third time.
+    """
+
+    __slots__ = ("_packer",)
+
+    def __init__(self) -> None:
+        self._packer = self._new_packer()
+
+    @staticmethod
+    def _new_packer() -> msgpack.Packer:
+        return msgpack.Packer(autoreset=False, use_bin_type=True, datetime=True)
+
+    def encode(self, frame_id: int, body: Mapping[str, object]) -> bytes | memoryview:
+        """Encode ``[frame_id, body]`` (see :func:`encode_request`).
+
+        Raises:
+            LocalProtocolError: as :func:`encode_request`; nothing is kept.
+        """
+        _check_id(frame_id, LocalProtocolError)
+        kind = body.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise LocalProtocolError("request body must carry a non-empty string 'type'")
+        packer = self._packer
+        try:
+            packer.pack([frame_id, body])
+        except (TypeError, ValueError, OverflowError) as exc:
+            packer.reset()
+            raise LocalProtocolError(f"cannot encode frame as msgpack: {exc}") from exc
+        view: memoryview = packer.getbuffer()
+        if view.nbytes <= _OWN_BUFFER_SIZE:
+            data = bytes(view)
+            view.release()
+            packer.reset()
+            return data
+        self._packer = self._new_packer()
+        return view
 
 
 def encode_response(

@@ -72,6 +72,12 @@ _RESERVED_KEYS: Final = ("timestamp", "level", "event", "logger")
 #: task instance running (found by tests/interop, not in protocol.md). Such a
 #: field is sent with a trailing underscore (``target`` → ``target_``).
 SUPERVISOR_UNSAFE_KEYS: Final = frozenset({"target", "self", "method_name", "positional_args", "msg"})
+# "000".."999": a six-digit fraction of a second is two of these.
+_THREE_DIGITS: Final = [f"{n:03d}" for n in range(1000)]
+# One encoder for every line: json.dumps with non-default options builds a new one per call.
+_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# The JSON string literal of a str, exactly as _JSON writes it (the C function when available).
+_json_str: Final[Callable[[str], str]] = json.encoder.encode_basestring
 _MAX_FRAMES: Final = 50
 _MAX_DEPTH: Final = 16
 DEFAULT_MAX_BUFFER_BYTES: Final = 16 * 1024 * 1024
@@ -100,8 +106,20 @@ def parse_level(text: str) -> int | None:
     return None
 
 
+_STANDARD_LEVEL_NAMES: Final = {
+    logging.CRITICAL: "critical",
+    logging.ERROR: "error",
+    logging.WARNING: "warning",
+    logging.INFO: "info",
+    logging.DEBUG: "debug",
+}
+
+
 def level_name(levelno: int) -> str:
     """The supervisor's lower-case name for a level (custom levels fall into bands)."""
+    name = _STANDARD_LEVEL_NAMES.get(levelno)
+    if name is not None:
+        return name
     if levelno >= logging.CRITICAL:
         return "critical"
     if levelno >= logging.ERROR:
@@ -181,7 +199,10 @@ class SocketLogHandler(logging.Handler):
         max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
         fallback: Callable[[bytes], None] | None = None,
     ) -> None:
-        super().__init__(level)
+        # The handler's own level stays NOTSET: Logger.callHandlers drops records below
+        # it before handle() could apply a namespace level lower than the global one.
+        super().__init__(logging.NOTSET)
+        self._global_level = level
         self._namespace_levels = dict(namespace_levels or {})
         self._threshold_cache: dict[str, int] = {}
         self._max_buffer = max_buffer_bytes
@@ -239,14 +260,24 @@ class SocketLogHandler(logging.Handler):
     @property
     def lowest_level(self) -> int:
         """The lowest threshold in effect (what the root logger must let through)."""
-        return min([self.level or logging.DEBUG, *self._namespace_levels.values()])
+        return min([self._global_level or logging.DEBUG, *self._namespace_levels.values()])
+
+    @property
+    def global_level(self) -> int:
+        """The threshold for loggers no namespace level covers."""
+        return self._global_level
+
+    def setLevel(self, level: int | str) -> None:  # noqa: N802 - logging's API
+        """Set the global threshold (namespace levels still apply)."""
+        self._global_level = logging._checkLevel(level)  # type: ignore[attr-defined]
+        self._threshold_cache.clear()
 
     def threshold_for(self, name: str) -> int:
         """The level a record from logger ``name`` must reach to be emitted."""
         cached = self._threshold_cache.get(name)
         if cached is not None:
             return cached
-        best, best_len = self.level, -1
+        best, best_len = self._global_level, -1
         for namespace, level in self._namespace_levels.items():
             if (name == namespace or name.startswith(namespace + ".")) and len(namespace) > best_len:
                 best, best_len = level, len(namespace)
@@ -258,7 +289,7 @@ class SocketLogHandler(logging.Handler):
         """Apply the namespace thresholds, then any attached filters."""
         if record.levelno < self.threshold_for(record.name):
             return False
-        return bool(super().filter(record))
+        return not self.filters or bool(super().filter(record))
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter by level and namespace, then emit; bypasses the handler-level check."""
@@ -274,9 +305,11 @@ class SocketLogHandler(logging.Handler):
         second = int(created)
         if second != self._ts_second:
             self._ts_second = second
-            self._ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
         micros = int((created - second) * 1_000_000)
-        return f"{self._ts_prefix}.{min(micros, 999_999):06d}Z"
+        if micros > 999_999:
+            micros = 999_999
+        return self._ts_prefix + _THREE_DIGITS[micros // 1000] + _THREE_DIGITS[micros % 1000] + "Z"
 
     def render(self, record: logging.LogRecord) -> bytes:
         """Render ``record`` as one newline-terminated JSON object line. Never raises."""
@@ -299,6 +332,26 @@ class SocketLogHandler(logging.Handler):
         except Exception as exc:  # noqa: BLE001 - bad %-args must not lose the line
             message = f"{record.msg!r} % {record.args!r} (formatting failed: {exc})"
         masking = has_secrets()
+        if (
+            record.__dict__.keys() <= _STANDARD_ATTRS  # no extra fields
+            and not record.exc_info
+            and not record.exc_text
+            and not record.stack_info
+        ):
+            # The common line, written out by hand: the same bytes json.dumps
+            # gives for the dict below (the timestamp and level need no escapes).
+            text = (
+                '{"timestamp":"'
+                + self._timestamp(record.created)
+                + '","level":"'
+                + level_name(record.levelno)
+                + '","event":'
+                + _json_str(redact(message) if masking else message)
+                + ',"logger":'
+                + _json_str(record.name)
+                + "}\n"
+            )
+            return text.encode("utf-8", "replace")
         out: dict[str, object] = {
             "timestamp": self._timestamp(record.created),
             "level": level_name(record.levelno),
@@ -314,8 +367,7 @@ class SocketLogHandler(logging.Handler):
             out["exception_text"] = redact(record.exc_text) if masking else record.exc_text
         if record.stack_info:
             out["stack"] = redact(record.stack_info) if masking else record.stack_info
-        text = json.dumps(out, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8", "replace") + b"\n"
+        return _JSON.encode(out).encode("utf-8", "replace") + b"\n"
 
     # ------------------------------------------------------------------ buffering
 

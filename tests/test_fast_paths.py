@@ -1,0 +1,440 @@
+"""The performance paths: socket I/O in CoordinatorComm, mapped frames, the copy-free encoder, log lines.
+
+These paths exist for speed (see docs/performance.md); the tests check that
+they behave exactly like the plain ones: same frames, same bytes, same order,
+same failures. Speed itself is measured by ``nox -s bench``, never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+import trio.testing
+from hypothesis import given, settings, strategies as st
+
+from trio_coord import CoordinatorComm, DispatcherClosed, LocalProtocolError, RemoteProtocolError, _framing
+from trio_coord._framing import (
+    MAPPED_FRAME_SIZE,
+    FrameDecoder,
+    RequestEncoder,
+    decode_request,
+    encode_request,
+    encode_response,
+    frame_prefix,
+)
+from trio_coord._logging import SocketLogHandler
+from trio_coord._redact import register_secret
+
+
+def frame(payload: bytes) -> bytes:
+    return frame_prefix(len(payload)) + payload
+
+
+# ---------------------------------------------------------------- framing
+
+
+def test_mapped_frame_is_received_into_its_buffer() -> None:
+    payload = encode_request(7, {"type": "SetXCom", "value": "v" * (MAPPED_FRAME_SIZE + 5000)})
+    data = frame(payload)
+    decoder = FrameDecoder()
+    decoder.receive_data(data[:1000])
+    assert decoder.next_frame() is None
+    assert decoder.buffered == 996
+    pos = 1000
+    while (view := decoder.receive_buffer()) is not None:
+        assert len(view) == len(data) - pos  # exactly what the frame lacks
+        count = min(len(view), 300_000)
+        view[:count] = data[pos : pos + count]
+        decoder.buffer_filled(count)
+        pos += count
+    assert pos == len(data)
+    result = decoder.next_frame()
+    assert isinstance(result, memoryview)
+    assert result.readonly
+    assert result == payload
+    assert decode_request(result).body["value"] == "v" * (MAPPED_FRAME_SIZE + 5000)
+    assert decoder.next_frame() is None
+    assert decoder.buffered == 0
+
+
+def test_mapped_frame_fed_in_pieces_then_the_next_frame() -> None:
+    big = encode_request(1, {"type": "SetXCom", "value": "w" * MAPPED_FRAME_SIZE})
+    small = encode_request(2, {"type": "GetVariable", "key": "k"})
+    data = frame(big) + frame(small)
+    decoder = FrameDecoder()
+    frames: list[bytes] = []
+    for start in range(0, len(data), 65_537):
+        decoder.receive_data(data[start : start + 65_537])
+        while (payload := decoder.next_frame()) is not None:
+            frames.append(bytes(payload))
+    assert frames == [big, small]
+
+
+def test_buffer_filled_must_match_the_receive_buffer() -> None:
+    decoder = FrameDecoder()
+    with pytest.raises(ValueError, match="does not match"):
+        decoder.buffer_filled(1)
+    decoder.receive_data(frame_prefix(MAPPED_FRAME_SIZE))
+    assert decoder.next_frame() is None
+    view = decoder.receive_buffer()
+    assert view is not None
+    with pytest.raises(ValueError, match="does not match"):
+        decoder.buffer_filled(len(view) + 1)
+
+
+def test_truncated_mapped_frame_is_reported() -> None:
+    decoder = FrameDecoder()
+    decoder.receive_data(frame_prefix(MAPPED_FRAME_SIZE) + b"x" * 10)
+    assert decoder.next_frame() is None
+    decoder.receive_data(b"")
+    with pytest.raises(RemoteProtocolError, match=f"10 of {MAPPED_FRAME_SIZE}"):
+        decoder.next_frame()
+
+
+def test_receive_frames_hands_out_whole_frames_in_place() -> None:
+    payloads = [encode_request(i, {"type": "T", "i": i}) for i in range(3)]
+    tail = frame(encode_request(9, {"type": "T", "i": 9}))
+    data = memoryview(b"".join(frame(p) for p in payloads) + tail[:5])
+    decoder = FrameDecoder()
+    views = decoder.receive_frames(data)
+    assert [bytes(v) for v in views] == payloads
+    assert all(v.obj is data.obj for v in views)  # slices of the caller's buffer, not copies
+    assert decoder.next_frame() is None
+    assert decoder.receive_frames(memoryview(tail[5:])) == []  # bytes were buffered: plain path
+    assert decoder.next_frame() == encode_request(9, {"type": "T", "i": 9})
+
+
+def test_receive_frames_leaves_bad_prefixes_to_next_frame() -> None:
+    good = encode_request(1, {"type": "T"})
+    decoder = FrameDecoder()
+    views = decoder.receive_frames(memoryview(frame(good) + b"\x00\x00\x00\x00"))
+    assert [bytes(v) for v in views] == [good]
+    with pytest.raises(RemoteProtocolError, match="zero-length"):
+        decoder.next_frame()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(min_value=1, max_value=5000), max_size=20),
+)
+def test_every_path_yields_the_same_frames(sizes: list[int], cuts: list[int]) -> None:
+    payloads = [encode_request(i, {"type": "T", "x": "y" * n}) for i, n in enumerate(sizes)]
+    data = b"".join(frame(p) for p in payloads)
+    mapped = _framing.MAPPED_FRAME_SIZE
+    _framing.MAPPED_FRAME_SIZE = 1000  # type: ignore[misc]  # exercise the mapped path with small frames
+    try:
+        decoder = FrameDecoder()
+        got: list[bytes] = []
+        pos = 0
+        for cut in [*cuts, len(data)]:
+            chunk = data[pos : pos + cut]
+            pos += len(chunk)
+            while chunk:
+                view = decoder.receive_buffer()
+                if view is not None:
+                    count = min(len(view), len(chunk))
+                    view[:count] = chunk[:count]
+                    decoder.buffer_filled(count)
+                    chunk = chunk[count:]
+                else:
+                    got += [bytes(v) for v in decoder.receive_frames(memoryview(chunk))]
+                    chunk = b""
+                while (payload := decoder.next_frame()) is not None:
+                    got.append(bytes(payload))
+            if pos >= len(data):
+                break
+    finally:
+        _framing.MAPPED_FRAME_SIZE = mapped  # type: ignore[misc]
+    assert got == payloads
+
+
+def test_request_encoder_matches_encode_request() -> None:
+    encoder = RequestEncoder()
+    small = encoder.encode(3, {"type": "GetVariable", "key": "k"})
+    assert isinstance(small, bytes)
+    assert small == encode_request(3, {"type": "GetVariable", "key": "k"})
+    when = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    body = {"type": "SetXCom", "value": "z" * 300_000, "end_date": when}
+    large = encoder.encode(4, body)
+    assert isinstance(large, memoryview)  # the packer's buffer, not a copy
+    assert large == encode_request(4, body)
+    again = encoder.encode(5, {"type": "GetVariable", "key": "k"})  # a fresh buffer; the view is intact
+    assert again == encode_request(5, {"type": "GetVariable", "key": "k"})
+    assert large == encode_request(4, body)
+
+
+def test_request_encoder_errors_keep_nothing() -> None:
+    encoder = RequestEncoder()
+    with pytest.raises(LocalProtocolError, match="cannot encode"):
+        encoder.encode(1, {"type": "T", "bad": object()})
+    with pytest.raises(LocalProtocolError, match="'type'"):
+        encoder.encode(1, {"key": "k"})
+    assert encoder.encode(2, {"type": "T"}) == encode_request(2, {"type": "T"})
+
+
+# ---------------------------------------------------------------- comm over a real socket
+
+
+class SocketSupervisor:
+    """The supervisor end of a loopback TCP connection."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.decoder = FrameDecoder()
+
+    async def receive_requests(self, count: int) -> list[tuple[int, dict[str, object]]]:
+        requests: list[tuple[int, dict[str, object]]] = []
+        while len(requests) < count:
+            while len(requests) < count and (payload := self.decoder.next_frame()) is not None:
+                request = decode_request(payload)
+                requests.append((request.id, request.body))
+            if len(requests) < count:
+                data = await self.stream.receive_some(1 << 20)
+                assert data, "the runtime closed the comm socket"
+                self.decoder.receive_data(data)
+        return requests
+
+    async def reply_all(self, replies: list[tuple[int, dict[str, object] | None]]) -> None:
+        data = b"".join(frame(encode_response(frame_id, body)) for frame_id, body in replies)
+        await self.stream.send_all(data)  # one write: the runtime reads them together
+
+
+@pytest.fixture
+async def socket_pair(io_budget: None) -> AsyncIterator[tuple[CoordinatorComm, SocketSupervisor]]:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        server = await listeners[0].accept()
+        assert isinstance(server, trio.SocketStream)
+        comm = CoordinatorComm(client, nursery)
+        try:
+            yield comm, SocketSupervisor(server)
+        finally:
+            await comm.aclose()
+            await server.aclose()
+            await listeners[0].aclose()
+            nursery.cancel_scope.cancel()
+
+
+async def test_socket_first_frame_then_round_trip(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    await sup.reply_all([(0, {"type": "StartupDetails"})])
+    first = await comm.read_message()
+    assert (first.id, first.body) == (0, {"type": "StartupDetails"})
+
+    async def serve_one() -> None:
+        [(frame_id, body)] = await sup.receive_requests(1)
+        await sup.reply_all([(frame_id, {"type": "Echo", "echo": body})])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_one)
+        reply = await comm.communicate({"type": "GetVariable", "key": "k"})
+    assert reply == {"type": "Echo", "echo": {"type": "GetVariable", "key": "k"}}
+    assert comm.statistics().write_batches == 1
+
+
+async def test_socket_woken_callers_next_frames_go_out_in_one_write(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    results: dict[int, list[object]] = {}
+
+    async def caller(n: int) -> None:
+        first = await comm.communicate({"type": "Call", "n": n, "round": 1})
+        second = await comm.communicate({"type": "Call", "n": n, "round": 2})
+        results[n] = [first, second]
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(caller, n)
+        first_round = await sup.receive_requests(8)
+        assert comm.statistics().write_batches == 8  # idle connection: each wrote its own frame
+        await sup.reply_all([(fid, {"n": body["n"], "round": 1}) for fid, body in first_round])
+        second_round = await sup.receive_requests(8)
+        assert comm.statistics().write_batches == 9  # the eight woken callers' frames: one write
+        await sup.reply_all([(fid, {"n": body["n"], "round": 2}) for fid, body in second_round])
+    assert results == {n: [{"n": n, "round": 1}, {"n": n, "round": 2}] for n in range(8)}
+
+
+async def test_socket_reader_hands_a_flush_the_socket_cannot_take_to_a_drain_task(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    big = "d" * (4 * 1024 * 1024)  # eight of these overflow the socket buffers
+
+    async def caller(n: int) -> None:
+        await comm.communicate({"type": "Call", "n": n})
+        await comm.communicate({"type": "SetXCom", "n": n, "value": big})
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(caller, n)
+        first_round = await sup.receive_requests(8)
+        await sup.reply_all([(fid, None) for fid, _ in first_round])
+        await trio.testing.wait_all_tasks_blocked()  # the reader's flush filled the socket
+        assert comm.statistics().bytes_sent < 8 * len(big)
+        second_round = await sup.receive_requests(8)  # reading lets the drain task finish
+        assert sorted(body["n"] for _, body in second_round) == list(range(8))  # type: ignore[type-var]
+        assert all(body["value"] == big for _, body in second_round)
+        await sup.reply_all([(fid, None) for fid, _ in second_round])
+    assert comm.statistics().pending == 0
+
+
+async def test_socket_large_frames_both_ways_then_small(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    value = "abc" * (MAPPED_FRAME_SIZE // 2)  # 1.5 MiB: mapped on the way in, a view on the way out
+
+    async def serve() -> None:
+        [(big_id, big_body)] = await sup.receive_requests(1)
+        assert big_body["value"] == value
+        await sup.reply_all([(big_id, {"type": "XComResult", "key": "k", "value": value})])
+        [(small_id, _)] = await sup.receive_requests(1)
+        await sup.reply_all([(small_id, {"type": "VariableResult", "key": "k", "value": "v"})])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        big = await comm.communicate({"type": "SetXCom", "key": "k", "value": value})
+        small = await comm.communicate({"type": "GetVariable", "key": "k"})
+    assert big == {"type": "XComResult", "key": "k", "value": value}
+    assert small == {"type": "VariableResult", "key": "k", "value": "v"}
+
+
+async def test_socket_blocked_writes_finish_whole_and_in_order(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    big = "q" * (16 * 1024 * 1024)  # more than the socket buffers hold: the write must wait
+    order: list[int] = []
+
+    async def caller(n: int, body: dict[str, object]) -> None:
+        await comm.communicate(body)
+        order.append(n)
+
+    big_body: dict[str, object] = {"type": "SetXCom", "key": "big", "value": big}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(caller, 0, big_body)
+        await trio.testing.wait_all_tasks_blocked()  # the big frame is partly written, the rest waits
+        for n in range(1, 4):  # queued one at a time, behind the blocked writer
+            nursery.start_soon(caller, n, {"type": "Call", "n": n})
+            await trio.testing.wait_all_tasks_blocked()
+        requests = await sup.receive_requests(4)  # reading unblocks the writer
+        assert [body.get("n", 0) for _, body in requests] == [0, 1, 2, 3]
+        assert requests[0][1]["value"] == big
+        await sup.reply_all([(fid, None) for fid, _ in requests])
+    assert sorted(order) == [0, 1, 2, 3]
+
+
+async def test_socket_end_of_stream_fails_waiters_and_later_calls(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+
+    async def close_after_request() -> None:
+        await sup.receive_requests(1)
+        await sup.stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(close_after_request)
+        with pytest.raises(DispatcherClosed, match="closed the comm socket"):
+            await comm.communicate({"type": "GetVariable", "key": "k"})
+    with pytest.raises(DispatcherClosed):
+        await comm.communicate({"type": "GetVariable", "key": "k"})
+    assert comm.statistics().pending == 0
+
+
+async def test_socket_local_close_wakes_a_waiting_caller(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+
+    async def close_when_asked() -> None:
+        await sup.receive_requests(1)
+        await comm.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(close_when_asked)
+        with pytest.raises(DispatcherClosed, match="closed locally"):
+            await comm.communicate({"type": "GetVariable", "key": "k"})
+
+
+async def test_socket_cancelled_caller_drops_its_late_reply(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    comm, sup = socket_pair
+    cancel_scope = trio.CancelScope()
+
+    async def slow_call() -> None:
+        with cancel_scope:
+            await comm.communicate({"type": "GetVariable", "key": "slow"})
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(slow_call)
+        [(slow_id, _)] = await sup.receive_requests(1)
+        cancel_scope.cancel()  # the request was written; its caller gives up before the reply
+    assert cancel_scope.cancelled_caught
+
+    async def serve() -> None:
+        [(next_id, _)] = await sup.receive_requests(1)
+        await sup.reply_all([(slow_id, {"late": True}), (next_id, {"late": False})])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        assert await comm.communicate({"type": "GetVariable", "key": "next"}) == {"late": False}
+    assert comm.statistics().replies_dropped == 1
+
+
+# ---------------------------------------------------------------- log lines
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "plain",
+        'quote " backslash \\ slash /',
+        "new\nline\ttab\x00nul\x1f",
+        "ünïcødé ✓ 𝄞",
+        "lone \ud800 surrogate",
+    ],
+)
+def test_common_log_line_has_the_bytes_json_dumps_gives(message: str) -> None:
+    handler = SocketLogHandler()
+    record = logging.LogRecord("task.x", logging.WARNING, __file__, 1, message, None, None)
+    expected = {
+        "timestamp": handler._timestamp(record.created),
+        "level": "warning",
+        "event": message,
+        "logger": "task.x",
+    }
+    text = json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+    assert handler.render(record) == text.encode("utf-8", "replace") + b"\n"
+
+
+def test_common_log_line_is_masked() -> None:
+    register_secret("hunter2-secret")
+    handler = SocketLogHandler()
+    record = logging.LogRecord("task.x", logging.INFO, __file__, 1, "pw=%s", ("hunter2-secret",), None)
+    assert json.loads(handler.render(record))["event"] == "pw=***"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_log_timestamps_are_rfc3339_truncated_to_microseconds(created: float) -> None:
+    handler = SocketLogHandler()
+    text = handler._timestamp(created)
+    assert text.endswith("Z")
+    assert len(text) == len("2026-01-01T00:00:00.000000Z")
+    second = int(created)
+    micros = min(int((created - second) * 1_000_000), 999_999)
+    expected = dt.datetime.fromtimestamp(second, dt.UTC).replace(microsecond=micros)
+    assert dt.datetime.fromisoformat(text) == expected
