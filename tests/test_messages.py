@@ -23,6 +23,7 @@ from trio_coord import (
     SucceedTask,
     TaskState,
     _messages as m,
+    _vocabulary as v,
 )
 from trio_coord._framing import decode_response, encode_request, encode_response
 from trio_coord._messages import DeleteXCom, GetConnection, GetVariable, GetXCom, MaskSecret, SetXCom
@@ -279,22 +280,22 @@ def vocabulary_samples() -> list[m.Request]:
         TaskState("skipped", rendered_map_index="x"),
         RetryTask(retry_reason="boom", retry_delay_seconds=2.5),
         m.RescheduleTask(reschedule_date=WHEN),
-        m.GetVariableKeys(),
-        m.GetVariableKeys(prefix="etl_", limit=10, offset=20),
-        m.PutVariable("k", None),
-        m.PutVariable("k", "v", "a description"),
-        m.DeleteVariable("k"),
-        m.GetXComCount(key="k", dag_id="d", run_id="r", task_id="t"),
-        m.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset=-1),
-        m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
-        m.GetXComSequenceSlice(
+        v.GetVariableKeys(),
+        v.GetVariableKeys(prefix="etl_", limit=10, offset=20),
+        v.PutVariable("k", None),
+        v.PutVariable("k", "v", "a description"),
+        v.DeleteVariable("k"),
+        v.GetXComCount(key="k", dag_id="d", run_id="r", task_id="t"),
+        v.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset=-1),
+        v.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
+        v.GetXComSequenceSlice(
             key="k", dag_id="d", run_id="r", task_id="t", start=1, stop=9, step=2, include_prior_dates=True
         ),
-        m.SetRenderedFields({"sql": "select 1", "params": {"a": [1, None]}}),
-        m.SetRenderedMapIndex("customer=42"),
-        m.SkipDownstreamTasks(["a", ("b", 3)]),
-        m.TriggerDagRun(dag_id="other", run_id="r2"),
-        m.TriggerDagRun(
+        v.SetRenderedFields({"sql": "select 1", "params": {"a": [1, None]}}),
+        v.SetRenderedMapIndex("customer=42"),
+        v.SkipDownstreamTasks(["a", ("b", 3)]),
+        v.TriggerDagRun(dag_id="other", run_id="r2"),
+        v.TriggerDagRun(
             dag_id="other",
             run_id="r3",
             logical_date=WHEN,
@@ -304,17 +305,17 @@ def vocabulary_samples() -> list[m.Request]:
             partition_key="p",
             note="from trio",
         ),
-        m.GetDagRun(dag_id="d", run_id="r"),
-        m.GetDagRunState(dag_id="d", run_id="r"),
-        m.GetDRCount(dag_id="d"),
-        m.GetDRCount(dag_id="d", logical_dates=[WHEN], run_ids=["r"], states=["success"]),
-        m.GetPreviousDagRun(dag_id="d", logical_date=WHEN),
-        m.GetPreviousDagRun(dag_id="d", logical_date=WHEN, state="success"),
-        m.GetPrevSuccessfulDagRun(TI_ID),
-        m.GetPreviousTI(dag_id="d", task_id="t"),
-        m.GetPreviousTI(dag_id="d", task_id="t", logical_date=WHEN, map_index=0, state="success"),
-        m.GetTICount(dag_id="d"),
-        m.GetTICount(
+        v.GetDagRun(dag_id="d", run_id="r"),
+        v.GetDagRunState(dag_id="d", run_id="r"),
+        v.GetDRCount(dag_id="d"),
+        v.GetDRCount(dag_id="d", logical_dates=[WHEN], run_ids=["r"], states=["success"]),
+        v.GetPreviousDagRun(dag_id="d", logical_date=WHEN),
+        v.GetPreviousDagRun(dag_id="d", logical_date=WHEN, state="success"),
+        v.GetPrevSuccessfulDagRun(TI_ID),
+        v.GetPreviousTI(dag_id="d", task_id="t"),
+        v.GetPreviousTI(dag_id="d", task_id="t", logical_date=WHEN, map_index=0, state="success"),
+        v.GetTICount(dag_id="d"),
+        v.GetTICount(
             dag_id="d",
             map_index=1,
             task_ids=["t"],
@@ -323,37 +324,37 @@ def vocabulary_samples() -> list[m.Request]:
             run_ids=["r"],
             states=["failed"],
         ),
-        m.GetTaskStates(dag_id="d"),
-        m.GetTaskStates(
+        v.GetTaskStates(dag_id="d"),
+        v.GetTaskStates(
             dag_id="d", map_index=0, task_ids=["t"], task_group_id="g", logical_dates=[WHEN], run_ids=["r"]
         ),
-        m.GetTaskBreadcrumbs(dag_id="d", run_id="r"),
-        m.GetTaskRescheduleStartDate(TI_ID),
-        m.GetTaskRescheduleStartDate(TI_ID, try_number=3),
-        m.GetDag("d"),
-        m.GetAssetByName("a"),
-        m.GetAssetByUri("s3://a"),
-        m.GetAssetsByAlias("al"),
-        m.GetAssetEventByAsset(name="a"),
-        m.GetAssetEventByAsset(uri="s3://a", after=WHEN, before=WHEN, limit=5, ascending=False),
-        m.GetAssetEventByAssetAlias("al"),
-        m.GetAssetEventByAssetAlias("al", after=WHEN, limit=1, ascending=False),
-        m.ValidateInletsAndOutlets(TI_ID),
-        m.GetTaskStateStore(ti_id=TI_ID, key="cursor"),
-        m.SetTaskStateStore(ti_id=TI_ID, key="cursor", value={"page": 3}),
-        m.SetTaskStateStore(ti_id=TI_ID, key="cursor", value=None, expires_at=WHEN),
-        m.DeleteTaskStateStore(ti_id=TI_ID, key="cursor"),
-        m.ClearTaskStateStore(TI_ID),
-        m.GetAssetStateStoreByName(name="a", key="k"),
-        m.GetAssetStateStoreByUri(uri="s3://a", key="k"),
-        m.SetAssetStateStoreByName(name="a", key="k", value=[1]),
-        m.SetAssetStateStoreByUri(uri="s3://a", key="k", value="v"),
-        m.DeleteAssetStateStoreByName(name="a", key="k"),
-        m.DeleteAssetStateStoreByUri(uri="s3://a", key="k"),
-        m.ClearAssetStateStoreByName("a"),
-        m.ClearAssetStateStoreByUri("s3://a"),
-        m.CreateHITLDetailPayload(ti_id=TI_ID, options=["yes", "no"], subject="Go?"),
-        m.CreateHITLDetailPayload(
+        v.GetTaskBreadcrumbs(dag_id="d", run_id="r"),
+        v.GetTaskRescheduleStartDate(TI_ID),
+        v.GetTaskRescheduleStartDate(TI_ID, try_number=3),
+        v.GetDag("d"),
+        v.GetAssetByName("a"),
+        v.GetAssetByUri("s3://a"),
+        v.GetAssetsByAlias("al"),
+        v.GetAssetEventByAsset(name="a"),
+        v.GetAssetEventByAsset(uri="s3://a", after=WHEN, before=WHEN, limit=5, ascending=False),
+        v.GetAssetEventByAssetAlias("al"),
+        v.GetAssetEventByAssetAlias("al", after=WHEN, limit=1, ascending=False),
+        v.ValidateInletsAndOutlets(TI_ID),
+        v.GetTaskStateStore(ti_id=TI_ID, key="cursor"),
+        v.SetTaskStateStore(ti_id=TI_ID, key="cursor", value={"page": 3}),
+        v.SetTaskStateStore(ti_id=TI_ID, key="cursor", value=None, expires_at=WHEN),
+        v.DeleteTaskStateStore(ti_id=TI_ID, key="cursor"),
+        v.ClearTaskStateStore(TI_ID),
+        v.GetAssetStateStoreByName(name="a", key="k"),
+        v.GetAssetStateStoreByUri(uri="s3://a", key="k"),
+        v.SetAssetStateStoreByName(name="a", key="k", value=[1]),
+        v.SetAssetStateStoreByUri(uri="s3://a", key="k", value="v"),
+        v.DeleteAssetStateStoreByName(name="a", key="k"),
+        v.DeleteAssetStateStoreByUri(uri="s3://a", key="k"),
+        v.ClearAssetStateStoreByName("a"),
+        v.ClearAssetStateStoreByUri("s3://a"),
+        v.CreateHITLDetailPayload(ti_id=TI_ID, options=["yes", "no"], subject="Go?"),
+        v.CreateHITLDetailPayload(
             ti_id=TI_ID,
             options=["a", "b"],
             subject="Pick",
@@ -361,7 +362,7 @@ def vocabulary_samples() -> list[m.Request]:
             defaults=["a"],
             multiple=True,
             params={"why": {"value": "", "schema": {"type": "string"}}},
-            assigned_users=[m.HITLUser(id="u1", name="Ada")],
+            assigned_users=[v.HITLUser(id="u1", name="Ada")],
         ),
         m.DeferTask(
             classpath="airflow.providers.standard.triggers.temporal.TimeDeltaTrigger", next_method="resume"
@@ -426,13 +427,13 @@ def test_vocabulary_requests_render_schema_valid_bodies(request_: m.Request) -> 
 @pytest.mark.parametrize(
     ("request_", "keys"),
     [
-        (m.PutVariable("k", None), {"value": None, "description": None}),
+        (v.PutVariable("k", None), {"value": None, "description": None}),
         (
-            m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
+            v.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t"),
             {"start": None, "stop": None, "step": None},
         ),
-        (m.SetTaskStateStore(ti_id=TI_ID, key="k", value=1), {"expires_at": None}),
-        (m.GetAssetEventByAsset(name="a"), {"name": "a", "uri": None}),
+        (v.SetTaskStateStore(ti_id=TI_ID, key="k", value=1), {"expires_at": None}),
+        (v.GetAssetEventByAsset(name="a"), {"name": "a", "uri": None}),
     ],
 )
 def test_keys_the_models_require_are_sent_even_when_nil(request_: m.Request, keys: dict[str, object]) -> None:
@@ -447,8 +448,8 @@ def test_keys_the_models_require_are_sent_even_when_nil(request_: m.Request, key
 def test_forbid_extra_models_are_refused_with_an_unknown_key_by_the_embedded_checks() -> None:
     for request_ in (
         m.RescheduleTask(reschedule_date=WHEN),
-        m.SkipDownstreamTasks(["a"]),
-        m.TriggerDagRun("d", "r"),
+        v.SkipDownstreamTasks(["a"]),
+        v.TriggerDagRun("d", "r"),
     ):
         body = {**request_.to_wire(), "surprise": 1}
         assert "forbids extra fields" in str(validate_request(body))
@@ -459,20 +460,20 @@ def test_forbid_extra_models_are_refused_with_an_unknown_key_by_the_embedded_che
 
 def test_uuid_fields_accept_uuid_objects_and_are_sent_as_strings() -> None:
     ti_id = uuid.UUID(TI_ID)
-    assert m.GetTaskStateStore(ti_id=ti_id, key="k").to_wire()["ti_id"] == TI_ID  # type: ignore[arg-type]
-    assert m.ValidateInletsAndOutlets(TI_ID.upper()).ti_id == TI_ID
+    assert v.GetTaskStateStore(ti_id=ti_id, key="k").to_wire()["ti_id"] == TI_ID  # type: ignore[arg-type]
+    assert v.ValidateInletsAndOutlets(TI_ID.upper()).ti_id == TI_ID
 
 
 def test_skip_targets_go_out_as_strings_and_pairs() -> None:
-    assert m.SkipDownstreamTasks(["a", ("b", 0), ["c", 1]]).to_wire() == {  # type: ignore[list-item]
+    assert v.SkipDownstreamTasks(["a", ("b", 0), ["c", 1]]).to_wire() == {  # type: ignore[list-item]
         "tasks": ["a", ["b", 0], ["c", 1]],
         "type": "SkipDownstreamTasks",
     }
 
 
 def test_hitl_users_go_out_as_maps_and_unset_options_are_omitted() -> None:
-    body = m.CreateHITLDetailPayload(
-        ti_id=TI_ID, options=["ok"], subject="s", assigned_users=[m.HITLUser("u", "U")]
+    body = v.CreateHITLDetailPayload(
+        ti_id=TI_ID, options=["ok"], subject="s", assigned_users=[v.HITLUser("u", "U")]
     ).to_wire()
     assert body == {
         "ti_id": TI_ID,
@@ -487,72 +488,72 @@ def test_hitl_users_go_out_as_maps_and_unset_options_are_omitted() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: m.GetVariableKeys(limit=0), "GetVariableKeys.limit must be >= 1"),
-        (lambda: m.GetVariableKeys(offset=-1), "GetVariableKeys.offset must be >= 0"),
-        (lambda: m.GetVariableKeys(prefix=1), "GetVariableKeys.prefix must be a str or None"),  # type: ignore[arg-type]
-        (lambda: m.PutVariable("", "v"), "PutVariable.key must not be empty"),
-        (lambda: m.PutVariable("k", 3), "PutVariable.value must be a str or None"),  # type: ignore[arg-type]
-        (lambda: m.DeleteVariable(""), "DeleteVariable.key must not be empty"),
-        (lambda: m.GetXComCount(key="k", dag_id="d", run_id="", task_id="t"), "GetXComCount.run_id"),
+        (lambda: v.GetVariableKeys(limit=0), "GetVariableKeys.limit must be >= 1"),
+        (lambda: v.GetVariableKeys(offset=-1), "GetVariableKeys.offset must be >= 0"),
+        (lambda: v.GetVariableKeys(prefix=1), "GetVariableKeys.prefix must be a str or None"),  # type: ignore[arg-type]
+        (lambda: v.PutVariable("", "v"), "PutVariable.key must not be empty"),
+        (lambda: v.PutVariable("k", 3), "PutVariable.value must be a str or None"),  # type: ignore[arg-type]
+        (lambda: v.DeleteVariable(""), "DeleteVariable.key must not be empty"),
+        (lambda: v.GetXComCount(key="k", dag_id="d", run_id="", task_id="t"), "GetXComCount.run_id"),
         (
-            lambda: m.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset="1"),  # type: ignore[arg-type]
+            lambda: v.GetXComSequenceItem(key="k", dag_id="d", run_id="r", task_id="t", offset="1"),  # type: ignore[arg-type]
             "GetXComSequenceItem.offset must be an int",
         ),
         (
-            lambda: m.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t", step=0),
+            lambda: v.GetXComSequenceSlice(key="k", dag_id="d", run_id="r", task_id="t", step=0),
             "step must not be zero",
         ),
-        (lambda: m.SetRenderedFields({"a": object()}), "rendered_fields\\['a'\\]: object is not JSON"),  # type: ignore[dict-item]
-        (lambda: m.SetRenderedFields(["a"]), "rendered_fields must be a map"),  # type: ignore[arg-type]
-        (lambda: m.SetRenderedMapIndex(None), "rendered_map_index must be a str"),  # type: ignore[arg-type]
-        (lambda: m.SkipDownstreamTasks("abc"), "must be a list, not a str"),  # type: ignore[arg-type]
-        (lambda: m.SkipDownstreamTasks([("a", "1")]), r"tasks\[0\]\[1\] must be an int"),  # type: ignore[list-item]
-        (lambda: m.SkipDownstreamTasks([("a", 1, 2)]), r"tasks\[0\] must be a task id or a"),  # type: ignore[list-item]
-        (lambda: m.SkipDownstreamTasks([""]), r"tasks\[0\] must not be empty"),
-        (lambda: m.TriggerDagRun(dag_id="d", run_id=""), "TriggerDagRun.run_id must not be empty"),
+        (lambda: v.SetRenderedFields({"a": object()}), "rendered_fields\\['a'\\]: object is not JSON"),  # type: ignore[dict-item]
+        (lambda: v.SetRenderedFields(["a"]), "rendered_fields must be a map"),  # type: ignore[arg-type]
+        (lambda: v.SetRenderedMapIndex(None), "rendered_map_index must be a str"),  # type: ignore[arg-type]
+        (lambda: v.SkipDownstreamTasks("abc"), "must be a list, not a str"),  # type: ignore[arg-type]
+        (lambda: v.SkipDownstreamTasks([("a", "1")]), r"tasks\[0\]\[1\] must be an int"),  # type: ignore[list-item]
+        (lambda: v.SkipDownstreamTasks([("a", 1, 2)]), r"tasks\[0\] must be a task id or a"),  # type: ignore[list-item]
+        (lambda: v.SkipDownstreamTasks([""]), r"tasks\[0\] must not be empty"),
+        (lambda: v.TriggerDagRun(dag_id="d", run_id=""), "TriggerDagRun.run_id must not be empty"),
         (
-            lambda: m.TriggerDagRun(dag_id="d", run_id="r", logical_date=dt.datetime(2026, 1, 1)),
+            lambda: v.TriggerDagRun(dag_id="d", run_id="r", logical_date=dt.datetime(2026, 1, 1)),
             "TriggerDagRun.logical_date must be timezone-aware",
         ),
-        (lambda: m.TriggerDagRun(dag_id="d", run_id="r", conf={"a": {1, 2}}), "set is not JSON"),  # type: ignore[dict-item]
-        (lambda: m.TriggerDagRun(dag_id="d", run_id="r", reset_dag_run=1), "reset_dag_run must be a bool"),  # type: ignore[arg-type]
-        (lambda: m.GetDagRun(dag_id="", run_id="r"), "GetDagRun.dag_id must not be empty"),
-        (lambda: m.GetDRCount(dag_id="d", run_ids="r"), "GetDRCount.run_ids must be a list of str"),  # type: ignore[arg-type]
+        (lambda: v.TriggerDagRun(dag_id="d", run_id="r", conf={"a": {1, 2}}), "set is not JSON"),  # type: ignore[dict-item]
+        (lambda: v.TriggerDagRun(dag_id="d", run_id="r", reset_dag_run=1), "reset_dag_run must be a bool"),  # type: ignore[arg-type]
+        (lambda: v.GetDagRun(dag_id="", run_id="r"), "GetDagRun.dag_id must not be empty"),
+        (lambda: v.GetDRCount(dag_id="d", run_ids="r"), "GetDRCount.run_ids must be a list of str"),  # type: ignore[arg-type]
         (
-            lambda: m.GetDRCount(dag_id="d", logical_dates=[dt.datetime(2026, 1, 1)]),
+            lambda: v.GetDRCount(dag_id="d", logical_dates=[dt.datetime(2026, 1, 1)]),
             r"GetDRCount.logical_dates\[0\] must be timezone-aware",
         ),
-        (lambda: m.GetPreviousDagRun(dag_id="d", logical_date=None), "logical_date must be a datetime"),  # type: ignore[arg-type]
-        (lambda: m.GetPrevSuccessfulDagRun("not-a-uuid"), "GetPrevSuccessfulDagRun.ti_id must be a UUID"),
-        (lambda: m.GetPreviousTI(dag_id="d", task_id="t", state="done"), "must be a task-instance state"),
-        (lambda: m.GetTICount(dag_id="d", map_index="0"), "GetTICount.map_index must be an int"),  # type: ignore[arg-type]
-        (lambda: m.GetTaskStates(dag_id="d", task_ids=[1]), r"GetTaskStates.task_ids\[0\] must be a str"),  # type: ignore[list-item]
-        (lambda: m.GetTaskRescheduleStartDate(TI_ID, try_number=0), "try_number must be >= 1"),
-        (lambda: m.GetDag(""), "GetDag.dag_id must not be empty"),
-        (lambda: m.GetAssetByName(""), "GetAssetByName.name must not be empty"),
-        (lambda: m.GetAssetByUri(None), "GetAssetByUri.uri must be a str"),  # type: ignore[arg-type]
-        (lambda: m.GetAssetsByAlias(""), "GetAssetsByAlias.alias_name must not be empty"),
-        (lambda: m.GetAssetEventByAsset(), "needs a name or a uri"),
-        (lambda: m.GetAssetEventByAsset(name="a", limit=0), "GetAssetEventByAsset.limit must be >= 1"),
+        (lambda: v.GetPreviousDagRun(dag_id="d", logical_date=None), "logical_date must be a datetime"),  # type: ignore[arg-type]
+        (lambda: v.GetPrevSuccessfulDagRun("not-a-uuid"), "GetPrevSuccessfulDagRun.ti_id must be a UUID"),
+        (lambda: v.GetPreviousTI(dag_id="d", task_id="t", state="done"), "must be a task-instance state"),
+        (lambda: v.GetTICount(dag_id="d", map_index="0"), "GetTICount.map_index must be an int"),  # type: ignore[arg-type]
+        (lambda: v.GetTaskStates(dag_id="d", task_ids=[1]), r"GetTaskStates.task_ids\[0\] must be a str"),  # type: ignore[list-item]
+        (lambda: v.GetTaskRescheduleStartDate(TI_ID, try_number=0), "try_number must be >= 1"),
+        (lambda: v.GetDag(""), "GetDag.dag_id must not be empty"),
+        (lambda: v.GetAssetByName(""), "GetAssetByName.name must not be empty"),
+        (lambda: v.GetAssetByUri(None), "GetAssetByUri.uri must be a str"),  # type: ignore[arg-type]
+        (lambda: v.GetAssetsByAlias(""), "GetAssetsByAlias.alias_name must not be empty"),
+        (lambda: v.GetAssetEventByAsset(), "needs a name or a uri"),
+        (lambda: v.GetAssetEventByAsset(name="a", limit=0), "GetAssetEventByAsset.limit must be >= 1"),
         (
-            lambda: m.GetAssetEventByAssetAlias("al", before=dt.datetime(2026, 1, 1)),
+            lambda: v.GetAssetEventByAssetAlias("al", before=dt.datetime(2026, 1, 1)),
             "before must be timezone",
         ),
-        (lambda: m.ValidateInletsAndOutlets(42), "ti_id must be a UUID string"),  # type: ignore[arg-type]
-        (lambda: m.GetTaskStateStore(ti_id=TI_ID, key=""), "GetTaskStateStore.key must not be empty"),
-        (lambda: m.SetTaskStateStore(ti_id=TI_ID, key="k", value=b"x"), "bytes is not JSON"),  # type: ignore[arg-type]
+        (lambda: v.ValidateInletsAndOutlets(42), "ti_id must be a UUID string"),  # type: ignore[arg-type]
+        (lambda: v.GetTaskStateStore(ti_id=TI_ID, key=""), "GetTaskStateStore.key must not be empty"),
+        (lambda: v.SetTaskStateStore(ti_id=TI_ID, key="k", value=b"x"), "bytes is not JSON"),  # type: ignore[arg-type]
         (
-            lambda: m.SetTaskStateStore(ti_id=TI_ID, key="k", value=1, expires_at=dt.datetime(2026, 1, 1)),
+            lambda: v.SetTaskStateStore(ti_id=TI_ID, key="k", value=1, expires_at=dt.datetime(2026, 1, 1)),
             "expires_at must be timezone-aware",
         ),
         (
-            lambda: m.SetAssetStateStoreByName(name="a", key="k", value=float("inf")),
+            lambda: v.SetAssetStateStoreByName(name="a", key="k", value=float("inf")),
             "inf is not a JSON number",
         ),
-        (lambda: m.ClearAssetStateStoreByUri(""), "ClearAssetStateStoreByUri.uri must not be empty"),
-        (lambda: m.CreateHITLDetailPayload(ti_id=TI_ID, options=[], subject="s"), "at least 1 item"),
+        (lambda: v.ClearAssetStateStoreByUri(""), "ClearAssetStateStoreByUri.uri must not be empty"),
+        (lambda: v.CreateHITLDetailPayload(ti_id=TI_ID, options=[], subject="s"), "at least 1 item"),
         (
-            lambda: m.CreateHITLDetailPayload(
+            lambda: v.CreateHITLDetailPayload(
                 ti_id=TI_ID,
                 options=["a"],
                 subject="s",
@@ -609,38 +610,38 @@ def result(kind: str, body: dict[str, object]) -> dict[str, object]:
 
 
 def test_simple_results_decode() -> None:
-    keys = m.VariableKeysResult.from_wire(
+    keys = v.VariableKeysResult.from_wire(
         result("VariableKeysResult", {"keys": ["a", "b"], "total_entries": 7})
     )
     assert (keys.keys, keys.total_entries) == (["a", "b"], 7)
-    assert m.XComCountResponse.from_wire(result("XComCountResponse", {"len": 3})).len == 3
-    assert m.XComSequenceIndexResult.from_wire(
+    assert v.XComCountResponse.from_wire(result("XComCountResponse", {"len": 3})).len == 3
+    assert v.XComSequenceIndexResult.from_wire(
         result("XComSequenceIndexResult", {"root": {"a": 1}})
     ).root == {"a": 1}
-    sliced = m.XComSequenceSliceResult.from_wire(result("XComSequenceSliceResult", {"root": [1, None, "x"]}))
+    sliced = v.XComSequenceSliceResult.from_wire(result("XComSequenceSliceResult", {"root": [1, None, "x"]}))
     assert sliced.root == [1, None, "x"]
-    assert m.DagRunStateResult.from_wire(result("DagRunStateResult", {"state": "running"})).state == "running"
-    assert m.DRCount.from_wire(result("DRCount", {"count": 2})).count == 2
-    assert m.TICount.from_wire(result("TICount", {"count": 0})).count == 0
-    assert m.OKResponse.from_wire(result("OKResponse", {"ok": True})).ok is True
-    assert m.TaskStateStoreResult.from_wire(result("TaskStateStoreResult", {"value": [1]})).value == [1]
-    assert m.AssetStateStoreResult.from_wire(result("AssetStateStoreResult", {"value": None})).value is None
-    start = m.TaskRescheduleStartDate.from_wire(result("TaskRescheduleStartDate", {"start_date": WHEN}))
+    assert v.DagRunStateResult.from_wire(result("DagRunStateResult", {"state": "running"})).state == "running"
+    assert v.DRCount.from_wire(result("DRCount", {"count": 2})).count == 2
+    assert v.TICount.from_wire(result("TICount", {"count": 0})).count == 0
+    assert v.OKResponse.from_wire(result("OKResponse", {"ok": True})).ok is True
+    assert v.TaskStateStoreResult.from_wire(result("TaskStateStoreResult", {"value": [1]})).value == [1]
+    assert v.AssetStateStoreResult.from_wire(result("AssetStateStoreResult", {"value": None})).value is None
+    start = v.TaskRescheduleStartDate.from_wire(result("TaskRescheduleStartDate", {"start_date": WHEN}))
     assert start.start_date == WHEN
-    assert m.TaskRescheduleStartDate.from_wire({"start_date": None}).start_date is None
+    assert v.TaskRescheduleStartDate.from_wire({"start_date": None}).start_date is None
 
 
 def test_dag_run_results_decode() -> None:
     run = DagRun.from_wire(result("DagRunResult", DAG_RUN_WIRE))
     assert (run.run_type, run.state, run.clear_number, run.note) == ("scheduled", "success", 1, "n")
-    previous = m.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": DAG_RUN_WIRE}))
+    previous = v.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": DAG_RUN_WIRE}))
     assert previous.dag_run is not None
     assert previous.dag_run.logical_date == WHEN
-    assert m.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": None})).dag_run is None
+    assert v.PreviousDagRunResult.from_wire(result("PreviousDagRunResult", {"dag_run": None})).dag_run is None
     # exclude_unset: a run without a previous success sends only the type
-    empty = m.PrevSuccessfulDagRunResult.from_wire(result("PrevSuccessfulDagRunResult", {}))
-    assert empty == m.PrevSuccessfulDagRunResult()
-    dates = m.PrevSuccessfulDagRunResult.from_wire(
+    empty = v.PrevSuccessfulDagRunResult.from_wire(result("PrevSuccessfulDagRunResult", {}))
+    assert empty == v.PrevSuccessfulDagRunResult()
+    dates = v.PrevSuccessfulDagRunResult.from_wire(
         result("PrevSuccessfulDagRunResult", {"data_interval_start": WHEN, "end_date": WHEN})
     )
     assert (dates.data_interval_start, dates.data_interval_end, dates.end_date) == (WHEN, None, WHEN)
@@ -659,8 +660,8 @@ def test_task_instance_results_decode() -> None:
         "map_index": -1,
         "duration": 1.5,
     }
-    previous = m.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": wire}))
-    assert previous.task_instance == m.PreviousTaskInstance(
+    previous = v.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": wire}))
+    assert previous.task_instance == v.PreviousTaskInstance(
         task_id="t",
         dag_id="d",
         run_id="r",
@@ -671,14 +672,14 @@ def test_task_instance_results_decode() -> None:
         duration=1.5,
     )
     assert (
-        m.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": None})).task_instance
+        v.PreviousTIResult.from_wire(result("PreviousTIResult", {"task_instance": None})).task_instance
         is None
     )
-    states = m.TaskStatesResult.from_wire(
+    states = v.TaskStatesResult.from_wire(
         result("TaskStatesResult", {"task_states": {"r": {"t": "success", "m_0": None}}})
     )
     assert states.task_states == {"r": {"t": "success", "m_0": None}}
-    crumbs = m.TaskBreadcrumbsResult.from_wire(
+    crumbs = v.TaskBreadcrumbsResult.from_wire(
         result(
             "TaskBreadcrumbsResult",
             {
@@ -690,11 +691,11 @@ def test_task_instance_results_decode() -> None:
     )
     assert crumbs.breadcrumbs[0]["operator"] == "X"
     with pytest.raises(RemoteProtocolError, match=r"task_states\['r'\].t: expected str or nil, got int"):
-        m.TaskStatesResult.from_wire({"task_states": {"r": {"t": 1}}})
+        v.TaskStatesResult.from_wire({"task_states": {"r": {"t": 1}}})
 
 
 def test_dag_and_asset_results_decode_with_omitted_defaults() -> None:
-    dag = m.DagResult.from_wire(
+    dag = v.DagResult.from_wire(
         result(
             "DagResult",
             {
@@ -711,9 +712,9 @@ def test_dag_and_asset_results_decode_with_omitted_defaults() -> None:
     )
     assert (dag.is_paused, dag.tags, dag.next_dagrun) == (True, ["x"], WHEN)
     # extra is omitted when nil (exclude_unset)
-    asset = m.AssetResult.from_wire(result("AssetResult", {"name": "a", "uri": "s3://a", "group": "asset"}))
-    assert asset == m.AssetResult("a", "s3://a", "asset", {})
-    by_alias = m.AssetsByAliasResult.from_wire(
+    asset = v.AssetResult.from_wire(result("AssetResult", {"name": "a", "uri": "s3://a", "group": "asset"}))
+    assert asset == v.AssetResult("a", "s3://a", "asset", {})
+    by_alias = v.AssetsByAliasResult.from_wire(
         result(
             "AssetsByAliasResult",
             {"assets": [{"name": "a", "uri": "s3://a", "group": "g", "extra": {"k": 1}}]},
@@ -750,25 +751,25 @@ def test_dag_and_asset_results_decode_with_omitted_defaults() -> None:
         "source_map_index": -1,
         "partition_key": "p",
     }
-    events = m.AssetEventsResult.from_wire(
+    events = v.AssetEventsResult.from_wire(
         result("AssetEventsResult", {"asset_events": [minimal, full]})
     ).asset_events
-    assert events[0] == m.AssetEvent(id=1, timestamp=WHEN, asset=m.AssetResult("a", "s3://a"))
+    assert events[0] == v.AssetEvent(id=1, timestamp=WHEN, asset=v.AssetResult("a", "s3://a"))
     assert events[1].created_dagruns[0].state == "queued"
     assert (events[1].source_map_index, events[1].partition_key, events[1].extra) == (-1, "p", {"rows": 3})
-    inactive = m.InactiveAssetsResult.from_wire(
+    inactive = v.InactiveAssetsResult.from_wire(
         result("InactiveAssetsResult", {"inactive_assets": [{"name": "a", "uri": "s3://a", "type": "Asset"}]})
     )
     assert inactive.inactive_assets == [m.AssetProfile(name="a", uri="s3://a", type="Asset")]
-    assert m.InactiveAssetsResult.from_wire(result("InactiveAssetsResult", {})).inactive_assets == []
+    assert v.InactiveAssetsResult.from_wire(result("InactiveAssetsResult", {})).inactive_assets == []
 
 
 def test_hitl_result_decodes_with_omitted_defaults() -> None:
-    minimal = m.HITLDetailRequestResult.from_wire(
+    minimal = v.HITLDetailRequestResult.from_wire(
         result("HITLDetailRequestResult", {"ti_id": TI_ID, "options": ["y"], "subject": "s"})
     )
     assert (minimal.multiple, minimal.defaults, minimal.assigned_users) == (False, None, None)
-    full = m.HITLDetailRequestResult.from_wire(
+    full = v.HITLDetailRequestResult.from_wire(
         result(
             "HITLDetailRequestResult",
             {
@@ -783,20 +784,20 @@ def test_hitl_result_decodes_with_omitted_defaults() -> None:
             },
         )
     )
-    assert full.assigned_users == [m.HITLUser("u", "U")]
+    assert full.assigned_users == [v.HITLUser("u", "U")]
     assert full.params == {"p": {}}
 
 
 @pytest.mark.parametrize(
     ("decode", "body", "message"),
     [
-        (m.VariableKeysResult.from_wire, {"keys": "a", "total_entries": 1}, "keys: expected list or nil"),
-        (m.XComCountResponse.from_wire, {}, "required key 'len' is missing"),
-        (m.DagRunStateResult.from_wire, {"state": 1}, "state: expected str, got int"),
-        (m.AssetResult.from_wire, {"name": "a"}, "required key 'uri' is missing"),
-        (m.AssetEvent.from_wire, {"id": 1, "timestamp": "soon", "asset": {}}, "not an RFC 3339"),
-        (m.PreviousTIResult.from_wire, {"task_instance": []}, "expected a map, got list"),
-        (m.DagResult.from_wire, {"dag_id": "d", "is_paused": "no"}, "is_paused: expected bool"),
+        (v.VariableKeysResult.from_wire, {"keys": "a", "total_entries": 1}, "keys: expected list or nil"),
+        (v.XComCountResponse.from_wire, {}, "required key 'len' is missing"),
+        (v.DagRunStateResult.from_wire, {"state": 1}, "state: expected str, got int"),
+        (v.AssetResult.from_wire, {"name": "a"}, "required key 'uri' is missing"),
+        (v.AssetEvent.from_wire, {"id": 1, "timestamp": "soon", "asset": {}}, "not an RFC 3339"),
+        (v.PreviousTIResult.from_wire, {"task_instance": []}, "expected a map, got list"),
+        (v.DagResult.from_wire, {"dag_id": "d", "is_paused": "no"}, "is_paused: expected bool"),
     ],
 )
 def test_malformed_results_name_the_field(decode: object, body: dict[str, object], message: str) -> None:

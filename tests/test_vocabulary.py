@@ -32,13 +32,8 @@ from trio_coord import (
     TaskStoreNotFound,
     XComNotFound,
 )
-from trio_coord._messages import (
-    AssetEvent,
-    AssetProfile,
-    AssetResult,
-    DagResult,
-    DagRunAssetReference,
-)
+from trio_coord._messages import AssetProfile
+from trio_coord._vocabulary import AssetEvent, AssetResult, DagResult, DagRunAssetReference
 from trio_coord.testing import EmbeddedSupervisor, RequestHandlers, StartupOptions, TaskRun, XComKey
 from trio_coord.testing._store import TaskInstanceRecord
 

@@ -13,7 +13,7 @@ import datetime as _dt
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Final, TypeVar, overload
+from typing import TYPE_CHECKING, Final, TypeVar, overload
 
 import trio
 
@@ -27,89 +27,30 @@ from ._errors import (
     VariableNotFound,
 )
 from ._framing import WireMap
+from ._lazy import lazy_module
 from ._messages import (
-    AssetEvent,
-    AssetEventsResult,
     AssetProfile,
-    AssetResult,
-    AssetsByAliasResult,
-    AssetStateStoreResult,
-    ClearAssetStateStoreByName,
-    ClearAssetStateStoreByUri,
-    ClearTaskStateStore,
     Connection,
-    CreateHITLDetailPayload,
-    DagResult,
     DagRun,
-    DagRunStateResult,
-    DeleteAssetStateStoreByName,
-    DeleteAssetStateStoreByUri,
-    DeleteTaskStateStore,
-    DeleteVariable,
     DeleteXCom,
-    DRCount,
-    GetAssetByName,
-    GetAssetByUri,
-    GetAssetEventByAsset,
-    GetAssetEventByAssetAlias,
-    GetAssetsByAlias,
-    GetAssetStateStoreByName,
-    GetAssetStateStoreByUri,
     GetConnection,
-    GetDag,
-    GetDagRun,
-    GetDagRunState,
-    GetDRCount,
-    GetPreviousDagRun,
-    GetPreviousTI,
-    GetPrevSuccessfulDagRun,
-    GetTaskBreadcrumbs,
-    GetTaskRescheduleStartDate,
-    GetTaskStates,
-    GetTaskStateStore,
-    GetTICount,
     GetVariable,
-    GetVariableKeys,
     GetXCom,
-    GetXComCount,
-    GetXComSequenceItem,
-    GetXComSequenceSlice,
-    HITLDetailRequestResult,
-    HITLUser,
-    InactiveAssetsResult,
     MaskSecret,
-    OKResponse,
-    PreviousDagRunResult,
-    PreviousTaskInstance,
-    PreviousTIResult,
-    PrevSuccessfulDagRunResult,
-    PutVariable,
     Request,
-    SetAssetStateStoreByName,
-    SetAssetStateStoreByUri,
-    SetRenderedFields,
-    SetRenderedMapIndex,
-    SetTaskStateStore,
     SetXCom,
-    SkipDownstreamTasks,
     SkipTarget,
-    TaskBreadcrumbsResult,
     TaskInstance,
-    TaskRescheduleStartDate,
-    TaskStatesResult,
-    TaskStateStoreResult,
-    TICount,
-    TriggerDagRun,
-    ValidateInletsAndOutlets,
-    VariableKeysResult,
     VariableResult,
-    XComCountResponse,
     XComResult,
-    XComSequenceIndexResult,
-    XComSequenceSliceResult,
 )
 from ._redact import REPLACEMENT, is_sensitive_key, redact, register_secret
 from ._wire import JsonValue
+
+if TYPE_CHECKING:
+    from . import _vocabulary as v
+else:
+    v = lazy_module("trio_coord._vocabulary")
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "CoordinatorClient"]
 
@@ -358,7 +299,7 @@ class CoordinatorClient:
 
     async def _ok(self, message: Request) -> None:
         """Send a request answered by ``OKResponse`` and check that it is ok."""
-        reply = OKResponse.from_wire(await self.request(message))
+        reply = v.OKResponse.from_wire(await self.request(message))
         if not reply.ok:
             raise RemoteProtocolError(f"{message.describe()}: the supervisor answered OKResponse(ok=false)")
 
@@ -366,7 +307,7 @@ class CoordinatorClient:
 
     async def get_variable_keys(
         self, prefix: str | None = None, *, limit: int = 1000, offset: int = 0
-    ) -> VariableKeysResult:
+    ) -> v.VariableKeysResult:
         """Return one page of variable keys (``limit`` from ``offset``) and the total count.
 
         Args:
@@ -374,23 +315,23 @@ class CoordinatorClient:
             limit: the most keys returned (at least 1).
             offset: how many matching keys to skip.
         """
-        message = GetVariableKeys(prefix=prefix, limit=limit, offset=offset)
-        return VariableKeysResult.from_wire(await self.request(message))
+        message = v.GetVariableKeys(prefix=prefix, limit=limit, offset=offset)
+        return v.VariableKeysResult.from_wire(await self.request(message))
 
     async def set_variable(self, key: str, value: str | None, description: str | None = None) -> None:
         """Create or replace a variable (Go: ``SetVariable``)."""
-        await self.request(PutVariable(key=key, value=value, description=description))
+        await self.request(v.PutVariable(key=key, value=value, description=description))
 
     async def delete_variable(self, key: str) -> None:
         """Delete a variable (deleting a missing one is not an error)."""
-        await self._ok(DeleteVariable(key))
+        await self._ok(v.DeleteVariable(key))
 
     # xcoms
 
     async def get_xcom_count(self, *, dag_id: str, run_id: str, task_id: str, key: str) -> int:
         """Return how many values a (mapped) XCom has."""
-        message = GetXComCount(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id)
-        return XComCountResponse.from_wire(await self.request(message)).len
+        message = v.GetXComCount(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id)
+        return v.XComCountResponse.from_wire(await self.request(message)).len
 
     async def get_xcom_sequence_item(
         self, *, dag_id: str, run_id: str, task_id: str, key: str, offset: int
@@ -400,8 +341,8 @@ class CoordinatorClient:
         Raises:
             XComNotFound: there is no such item.
         """
-        message = GetXComSequenceItem(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id, offset=offset)
-        return XComSequenceIndexResult.from_wire(await self.request(message)).root
+        message = v.GetXComSequenceItem(key=key, dag_id=dag_id, run_id=run_id, task_id=task_id, offset=offset)
+        return v.XComSequenceIndexResult.from_wire(await self.request(message)).root
 
     async def get_xcom_sequence_slice(
         self,
@@ -416,7 +357,7 @@ class CoordinatorClient:
         include_prior_dates: bool = False,
     ) -> list[JsonValue]:
         """Return ``values[start:stop:step]`` of a mapped XCom."""
-        message = GetXComSequenceSlice(
+        message = v.GetXComSequenceSlice(
             key=key,
             dag_id=dag_id,
             run_id=run_id,
@@ -426,7 +367,7 @@ class CoordinatorClient:
             step=step,
             include_prior_dates=include_prior_dates,
         )
-        return XComSequenceSliceResult.from_wire(await self.request(message)).root
+        return v.XComSequenceSliceResult.from_wire(await self.request(message)).root
 
     # rendering
 
@@ -437,12 +378,12 @@ class CoordinatorClient:
         registered secret inside a string, and any string under a sensitive
         key (``password``, ``token``, ...), becomes ``***``.
         """
-        message = SetRenderedFields(dict(rendered_fields))  # validates first
-        await self.request(SetRenderedFields(_mask_json(message.rendered_fields, None)))  # type: ignore[arg-type]
+        message = v.SetRenderedFields(dict(rendered_fields))  # validates first
+        await self.request(v.SetRenderedFields(_mask_json(message.rendered_fields, None)))  # type: ignore[arg-type]
 
     async def set_rendered_map_index(self, rendered_map_index: str) -> None:
         """Set the running task instance's rendered map index (its display name in the UI)."""
-        await self.request(SetRenderedMapIndex(rendered_map_index))
+        await self.request(v.SetRenderedMapIndex(rendered_map_index))
 
     # task instances and Dag runs
 
@@ -452,7 +393,7 @@ class CoordinatorClient:
         Args:
             tasks: task ids, or ``(task_id, map_index)`` pairs for mapped instances.
         """
-        await self.request(SkipDownstreamTasks(list(tasks)))
+        await self.request(v.SkipDownstreamTasks(list(tasks)))
 
     async def trigger_dag_run(
         self,
@@ -475,7 +416,7 @@ class CoordinatorClient:
         Raises:
             DagRunAlreadyExists: the run exists and ``reset_dag_run`` is false.
         """
-        message = TriggerDagRun(
+        message = v.TriggerDagRun(
             dag_id=dag_id,
             run_id=run_id,
             logical_date=logical_date,
@@ -489,12 +430,12 @@ class CoordinatorClient:
 
     async def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
         """Return a Dag run."""
-        return DagRun.from_wire(await self.request(GetDagRun(dag_id=dag_id, run_id=run_id)), "DagRunResult")
+        return DagRun.from_wire(await self.request(v.GetDagRun(dag_id=dag_id, run_id=run_id)), "DagRunResult")
 
     async def get_dag_run_state(self, dag_id: str, run_id: str) -> str:
         """Return a Dag run's state (``queued``, ``running``, ``success`` or ``failed``)."""
-        reply = await self.request(GetDagRunState(dag_id=dag_id, run_id=run_id))
-        return DagRunStateResult.from_wire(reply).state
+        reply = await self.request(v.GetDagRunState(dag_id=dag_id, run_id=run_id))
+        return v.DagRunStateResult.from_wire(reply).state
 
     async def get_dag_run_count(
         self,
@@ -505,29 +446,29 @@ class CoordinatorClient:
         states: Sequence[str] | None = None,
     ) -> int:
         """Count the runs of ``dag_id`` matching every filter given (``GetDRCount``)."""
-        message = GetDRCount(
+        message = v.GetDRCount(
             dag_id=dag_id,
             logical_dates=list(logical_dates) if logical_dates is not None else None,
             run_ids=list(run_ids) if run_ids is not None else None,
             states=list(states) if states is not None else None,
         )
-        return DRCount.from_wire(await self.request(message)).count
+        return v.DRCount.from_wire(await self.request(message)).count
 
     async def get_previous_dag_run(
         self, dag_id: str, logical_date: _dt.datetime, *, state: str | None = None
     ) -> DagRun | None:
         """Return the last run of ``dag_id`` before ``logical_date`` (in ``state``), if any."""
-        message = GetPreviousDagRun(dag_id=dag_id, logical_date=logical_date, state=state)
-        return PreviousDagRunResult.from_wire(await self.request(message)).dag_run
+        message = v.GetPreviousDagRun(dag_id=dag_id, logical_date=logical_date, state=state)
+        return v.PreviousDagRunResult.from_wire(await self.request(message)).dag_run
 
-    async def get_prev_successful_dag_run(self, ti_id: str) -> PrevSuccessfulDagRunResult:
+    async def get_prev_successful_dag_run(self, ti_id: str) -> v.PrevSuccessfulDagRunResult:
         """Return the dates of the previous successful run of the running task's Dag.
 
         ``ti_id`` must be a UUID; the 1.3.2 supervisor ignores it and answers
         for the task instance it runs. All dates are ``None`` when there is
         no such run.
         """
-        return PrevSuccessfulDagRunResult.from_wire(await self.request(GetPrevSuccessfulDagRun(ti_id)))
+        return v.PrevSuccessfulDagRunResult.from_wire(await self.request(v.GetPrevSuccessfulDagRun(ti_id)))
 
     async def get_previous_ti(
         self,
@@ -537,12 +478,12 @@ class CoordinatorClient:
         logical_date: _dt.datetime | None = None,
         map_index: int = -1,
         state: str | None = None,
-    ) -> PreviousTaskInstance | None:
+    ) -> v.PreviousTaskInstance | None:
         """Return the previous instance of a task (before ``logical_date``, in ``state``), if any."""
-        message = GetPreviousTI(
+        message = v.GetPreviousTI(
             dag_id=dag_id, task_id=task_id, logical_date=logical_date, map_index=map_index, state=state
         )
-        return PreviousTIResult.from_wire(await self.request(message)).task_instance
+        return v.PreviousTIResult.from_wire(await self.request(message)).task_instance
 
     async def get_ti_count(
         self,
@@ -556,7 +497,7 @@ class CoordinatorClient:
         states: Sequence[str] | None = None,
     ) -> int:
         """Count the task instances of ``dag_id`` matching every filter given."""
-        message = GetTICount(
+        message = v.GetTICount(
             dag_id=dag_id,
             map_index=map_index,
             task_ids=list(task_ids) if task_ids is not None else None,
@@ -565,7 +506,7 @@ class CoordinatorClient:
             run_ids=list(run_ids) if run_ids is not None else None,
             states=list(states) if states is not None else None,
         )
-        return TICount.from_wire(await self.request(message)).count
+        return v.TICount.from_wire(await self.request(message)).count
 
     async def get_task_states(
         self,
@@ -581,7 +522,7 @@ class CoordinatorClient:
 
         A mapped instance appears as ``"<task_id>_<map_index>"``.
         """
-        message = GetTaskStates(
+        message = v.GetTaskStates(
             dag_id=dag_id,
             map_index=map_index,
             task_ids=list(task_ids) if task_ids is not None else None,
@@ -589,43 +530,43 @@ class CoordinatorClient:
             logical_dates=list(logical_dates) if logical_dates is not None else None,
             run_ids=list(run_ids) if run_ids is not None else None,
         )
-        return TaskStatesResult.from_wire(await self.request(message)).task_states
+        return v.TaskStatesResult.from_wire(await self.request(message)).task_states
 
     async def get_task_breadcrumbs(self, dag_id: str, run_id: str) -> list[dict[str, object]]:
         """Return a summary (task_id, map_index, state, operator, duration) of each finished instance."""
-        reply = await self.request(GetTaskBreadcrumbs(dag_id=dag_id, run_id=run_id))
-        return TaskBreadcrumbsResult.from_wire(reply).breadcrumbs
+        reply = await self.request(v.GetTaskBreadcrumbs(dag_id=dag_id, run_id=run_id))
+        return v.TaskBreadcrumbsResult.from_wire(reply).breadcrumbs
 
     async def get_task_reschedule_start_date(self, ti_id: str, try_number: int = 1) -> _dt.datetime | None:
         """Return when the first reschedule of try ``try_number`` of ``ti_id`` started, if any."""
-        reply = await self.request(GetTaskRescheduleStartDate(ti_id=ti_id, try_number=try_number))
-        return TaskRescheduleStartDate.from_wire(reply).start_date
+        reply = await self.request(v.GetTaskRescheduleStartDate(ti_id=ti_id, try_number=try_number))
+        return v.TaskRescheduleStartDate.from_wire(reply).start_date
 
-    async def get_dag(self, dag_id: str) -> DagResult:
+    async def get_dag(self, dag_id: str) -> v.DagResult:
         """Return what the Execution API knows about Dag ``dag_id`` (``is_paused``, tags, ...)."""
-        return DagResult.from_wire(await self.request(GetDag(dag_id)))
+        return v.DagResult.from_wire(await self.request(v.GetDag(dag_id)))
 
     # assets
 
-    async def get_asset_by_name(self, name: str) -> AssetResult:
+    async def get_asset_by_name(self, name: str) -> v.AssetResult:
         """Return the active asset named ``name``.
 
         Raises:
             AssetNotFound: no active asset has that name.
         """
-        return AssetResult.from_wire(await self.request(GetAssetByName(name)))
+        return v.AssetResult.from_wire(await self.request(v.GetAssetByName(name)))
 
-    async def get_asset_by_uri(self, uri: str) -> AssetResult:
+    async def get_asset_by_uri(self, uri: str) -> v.AssetResult:
         """Return the active asset with URI ``uri``.
 
         Raises:
             AssetNotFound: no active asset has that URI.
         """
-        return AssetResult.from_wire(await self.request(GetAssetByUri(uri)))
+        return v.AssetResult.from_wire(await self.request(v.GetAssetByUri(uri)))
 
-    async def get_assets_by_alias(self, alias_name: str) -> list[AssetResult]:
+    async def get_assets_by_alias(self, alias_name: str) -> list[v.AssetResult]:
         """Return the assets the asset alias ``alias_name`` resolves to."""
-        return AssetsByAliasResult.from_wire(await self.request(GetAssetsByAlias(alias_name))).assets
+        return v.AssetsByAliasResult.from_wire(await self.request(v.GetAssetsByAlias(alias_name))).assets
 
     async def get_asset_events(
         self,
@@ -636,12 +577,12 @@ class CoordinatorClient:
         before: _dt.datetime | None = None,
         limit: int | None = None,
         ascending: bool = True,
-    ) -> list[AssetEvent]:
+    ) -> list[v.AssetEvent]:
         """Return the events of the asset with ``name`` and/or ``uri`` (at least one is needed)."""
-        message = GetAssetEventByAsset(
+        message = v.GetAssetEventByAsset(
             name=name, uri=uri, after=after, before=before, limit=limit, ascending=ascending
         )
-        return AssetEventsResult.from_wire(await self.request(message)).asset_events
+        return v.AssetEventsResult.from_wire(await self.request(message)).asset_events
 
     async def get_asset_events_by_alias(
         self,
@@ -651,17 +592,17 @@ class CoordinatorClient:
         before: _dt.datetime | None = None,
         limit: int | None = None,
         ascending: bool = True,
-    ) -> list[AssetEvent]:
+    ) -> list[v.AssetEvent]:
         """Return the asset events emitted through the asset alias ``alias_name``."""
-        message = GetAssetEventByAssetAlias(
+        message = v.GetAssetEventByAssetAlias(
             alias_name=alias_name, after=after, before=before, limit=limit, ascending=ascending
         )
-        return AssetEventsResult.from_wire(await self.request(message)).asset_events
+        return v.AssetEventsResult.from_wire(await self.request(message)).asset_events
 
     async def validate_inlets_and_outlets(self, ti_id: str) -> list[AssetProfile]:
         """Return the inlets and outlets of task instance ``ti_id`` that are not active assets."""
-        reply = await self.request(ValidateInletsAndOutlets(ti_id))
-        return InactiveAssetsResult.from_wire(reply).inactive_assets
+        reply = await self.request(v.ValidateInletsAndOutlets(ti_id))
+        return v.InactiveAssetsResult.from_wire(reply).inactive_assets
 
     # task state store
 
@@ -678,26 +619,26 @@ class CoordinatorClient:
                 key raises :class:`~trio_coord.TaskStoreNotFound`.
         """
         try:
-            reply = await self.request(GetTaskStateStore(ti_id=ti_id, key=key))
+            reply = await self.request(v.GetTaskStateStore(ti_id=ti_id, key=key))
         except TaskStoreNotFound:
             if default is _NO_DEFAULT:
                 raise
             return default
-        return TaskStateStoreResult.from_wire(reply).value
+        return v.TaskStateStoreResult.from_wire(reply).value
 
     async def set_task_state(
         self, ti_id: str, key: str, value: JsonValue, *, expires_at: _dt.datetime | None = None
     ) -> None:
         """Store ``value`` under ``key`` in task instance ``ti_id``'s state store (until ``expires_at``)."""
-        await self._ok(SetTaskStateStore(ti_id=ti_id, key=key, value=value, expires_at=expires_at))
+        await self._ok(v.SetTaskStateStore(ti_id=ti_id, key=key, value=value, expires_at=expires_at))
 
     async def delete_task_state(self, ti_id: str, key: str) -> None:
         """Delete ``key`` from task instance ``ti_id``'s state store."""
-        await self._ok(DeleteTaskStateStore(ti_id=ti_id, key=key))
+        await self._ok(v.DeleteTaskStateStore(ti_id=ti_id, key=key))
 
     async def clear_task_state(self, ti_id: str) -> None:
         """Delete every key of task instance ``ti_id``'s state store."""
-        await self._ok(ClearTaskStateStore(ti_id=ti_id))
+        await self._ok(v.ClearTaskStateStore(ti_id=ti_id))
 
     # asset state store
 
@@ -734,9 +675,9 @@ class CoordinatorClient:
         """
         by, ref = self._asset_ref(name, uri)
         message: Request = (
-            GetAssetStateStoreByName(name=ref, key=key)
+            v.GetAssetStateStoreByName(name=ref, key=key)
             if by == "name"
-            else GetAssetStateStoreByUri(uri=ref, key=key)
+            else v.GetAssetStateStoreByUri(uri=ref, key=key)
         )
         try:
             reply = await self.request(message)
@@ -744,7 +685,7 @@ class CoordinatorClient:
             if default is _NO_DEFAULT:
                 raise
             return default
-        return AssetStateStoreResult.from_wire(reply).value
+        return v.AssetStateStoreResult.from_wire(reply).value
 
     async def set_asset_state(
         self, key: str, value: JsonValue, *, name: str | None = None, uri: str | None = None
@@ -752,24 +693,26 @@ class CoordinatorClient:
         """Store ``value`` under ``key`` in the state store of the asset with ``name`` or ``uri``."""
         by, ref = self._asset_ref(name, uri)
         await self._ok(
-            SetAssetStateStoreByName(name=ref, key=key, value=value)
+            v.SetAssetStateStoreByName(name=ref, key=key, value=value)
             if by == "name"
-            else SetAssetStateStoreByUri(uri=ref, key=key, value=value)
+            else v.SetAssetStateStoreByUri(uri=ref, key=key, value=value)
         )
 
     async def delete_asset_state(self, key: str, *, name: str | None = None, uri: str | None = None) -> None:
         """Delete ``key`` from the state store of the asset with ``name`` or ``uri``."""
         by, ref = self._asset_ref(name, uri)
         await self._ok(
-            DeleteAssetStateStoreByName(name=ref, key=key)
+            v.DeleteAssetStateStoreByName(name=ref, key=key)
             if by == "name"
-            else DeleteAssetStateStoreByUri(uri=ref, key=key)
+            else v.DeleteAssetStateStoreByUri(uri=ref, key=key)
         )
 
     async def clear_asset_state(self, *, name: str | None = None, uri: str | None = None) -> None:
         """Delete every key of the state store of the asset with ``name`` or ``uri``."""
         by, ref = self._asset_ref(name, uri)
-        await self._ok(ClearAssetStateStoreByName(ref) if by == "name" else ClearAssetStateStoreByUri(ref))
+        await self._ok(
+            v.ClearAssetStateStoreByName(ref) if by == "name" else v.ClearAssetStateStoreByUri(ref)
+        )
 
     # human in the loop
 
@@ -783,13 +726,13 @@ class CoordinatorClient:
         defaults: Sequence[str] | None = None,
         multiple: bool = False,
         params: Mapping[str, JsonValue] | None = None,
-        assigned_users: Sequence[HITLUser] | None = None,
-    ) -> HITLDetailRequestResult:
+        assigned_users: Sequence[v.HITLUser] | None = None,
+    ) -> v.HITLDetailRequestResult:
         """Create the request part of a Human-in-the-loop interaction for task instance ``ti_id``.
 
         Returns the request as the Execution API stored it.
         """
-        message = CreateHITLDetailPayload(
+        message = v.CreateHITLDetailPayload(
             ti_id=ti_id,
             options=list(options),
             subject=subject,
@@ -799,4 +742,4 @@ class CoordinatorClient:
             params=dict(params) if params is not None else None,
             assigned_users=list(assigned_users) if assigned_users is not None else None,
         )
-        return HITLDetailRequestResult.from_wire(await self.request(message))
+        return v.HITLDetailRequestResult.from_wire(await self.request(message))

@@ -95,6 +95,22 @@ def xcom_value(size: int) -> str:
     return (pattern * (size // len(pattern) + 1))[:size]
 
 
+class _SendHalf:
+    """Only the sending side of a stream (``trio.abc.SendStream``'s methods)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def send_all(self, data: bytes) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 class _Timestamps:
     """RFC 3339 timestamps with the second's prefix cached (what a log handler does)."""
 
@@ -420,7 +436,9 @@ class TrioCoord:
             log = logging.getLogger(LOGGER_NAME)
             try:
                 async with trio.open_nursery() as nursery:
-                    await nursery.start(handler.run_sender, stream)
+                    # The sink acknowledges on this socket (the real supervisor never writes
+                    # there), so hand the handler only the sending half: it must not read it.
+                    await nursery.start(handler.run_sender, _SendHalf(stream))
                     t0 = time.perf_counter()
                     for i in range(count):
                         log.info(LOG_MESSAGE, i)

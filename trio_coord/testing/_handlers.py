@@ -12,7 +12,8 @@ import datetime as _dt
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from .._messages import AssetEvent, AssetResult, DagRun
+from .._messages import DagRun
+from .._vocabulary import AssetEvent, AssetResult
 from .._wire import JsonValue, parse_datetime
 from ._store import SupervisorStore, TaskInstanceRecord, TaskRun, XComKey
 

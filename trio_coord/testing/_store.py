@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from .._messages import AssetEvent, AssetProfile, AssetResult, Connection, DagResult, DagRun
+from .._messages import AssetProfile, Connection, DagRun
+from .._vocabulary import AssetEvent, AssetResult, DagResult
 from .._wire import JsonValue
 
 __all__ = ["StartupOptions", "SupervisorStore", "TaskInstanceRecord", "TaskRun", "XComKey"]

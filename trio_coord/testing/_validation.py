@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from .._messages import TASK_INSTANCE_STATES
+from .._vocabulary import TASK_INSTANCE_STATES
 
 __all__ = ["REQUEST_SPECS", "TERMINAL_TYPES", "validate_log_line", "validate_request"]
 
