@@ -41,6 +41,7 @@ def _clean_global_state() -> Iterator[None]:
     _redact.reset_secrets()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    knobs = {name: getattr(logging, name) for name in ("logThreads", "logProcesses", "logMultiprocessing")}
     saved_env = {k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_VAR_", "AIRFLOW_CONN_"))}
     for key in saved_env:
         del os.environ[key]
@@ -49,5 +50,7 @@ def _clean_global_state() -> Iterator[None]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    for name, value in knobs.items():
+        setattr(logging, name, value)
     _redact.reset_secrets()
     os.environ.update(saved_env)

@@ -350,3 +350,49 @@ async def test_send_request_writes_one_frame_with_the_given_id(
     await comm.send_request(0, {"type": "TaskState", "state": "failed"})
     request = await sup.receive_request()
     assert (request.id, request.body) == (0, {"type": "TaskState", "state": "failed"})
+
+
+async def test_deadlines_fail_only_the_late_requests(autojump_clock: trio.testing.MockClock) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    sup = FakeSupervisor(server_stream)
+    outcomes: dict[str, str] = {}
+    async with open_coordinator_comm(client_stream) as comm:
+
+        async def call(name: str, seconds: float) -> None:
+            try:
+                await comm.communicate({"type": "Q", "name": name}, deadline=trio.current_time() + seconds)
+            except trio.TooSlowError:
+                outcomes[name] = f"timed out at {trio.current_time():g}"
+            else:
+                outcomes[name] = f"answered at {trio.current_time():g}"
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, "slow", 10.0)
+            nursery.start_soon(call, "answered", 10.0)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(call, "earlier deadline, later request", 3.0)  # the timer must re-arm
+            requests = {}
+            for _ in range(3):
+                request = await sup.receive_request()
+                requests[request.body["name"]] = request.id
+            await trio.sleep(5)
+            await sup.send_frame(requests["answered"], {"type": "A"})
+        assert outcomes == {
+            "earlier deadline, later request": "timed out at 3",
+            "answered": "answered at 5",
+            "slow": "timed out at 10",
+        }
+        assert comm.statistics().pending == 0
+        await sup.send_frame(requests["slow"], {"type": "Late"})  # dropped, not routed
+        await trio.testing.wait_all_tasks_blocked()
+        assert comm.statistics().replies_dropped == 1
+
+
+async def test_deadline_entries_of_finished_requests_do_not_pile_up(io_budget: None) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    sup = FakeSupervisor(server_stream)
+    async with open_coordinator_comm(client_stream) as comm, trio.open_nursery() as nursery:
+        nursery.start_soon(sup.echo_requests, 1000)
+        for _ in range(1000):
+            await comm.communicate({"type": "Q"}, deadline=trio.current_time() + 60)
+        assert len(comm._deadlines) <= 2 * comm.statistics().pending + 65

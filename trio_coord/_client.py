@@ -135,10 +135,10 @@ class CoordinatorClient:
             DispatcherClosed: the connection is gone.
         """
         body = message.to_wire()
-        with trio.move_on_after(self.request_timeout) as scope:
-            reply = await self.comm.communicate(body)
-        if scope.cancelled_caught:
-            raise RequestTimeout(message.describe(), self.request_timeout)
+        try:
+            reply = await self.comm.communicate(body, deadline=trio.current_time() + self.request_timeout)
+        except trio.TooSlowError:
+            raise RequestTimeout(message.describe(), self.request_timeout) from None
         if message.reply_types:
             kind = reply.get("type") if reply is not None else None
             if kind not in message.reply_types:

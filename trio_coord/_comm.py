@@ -40,7 +40,10 @@ supervisor will act on it) and its reply is dropped on arrival.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -95,6 +98,10 @@ class CommStatistics:
     bytes_sent: int
     bytes_received: int
     closed: bool
+
+
+#: What the timer sends a caller whose deadline passed (never a real frame: ids are >= 0).
+_TIMED_OUT: Final = ResponseFrame(-1, None, None)
 
 
 def _open_reply_channel() -> tuple[
@@ -181,6 +188,13 @@ class CoordinatorComm:
         self._channel_pool: list[
             tuple[trio.MemorySendChannel[ResponseFrame], trio.MemoryReceiveChannel[ResponseFrame]]
         ] = []
+        # Request deadlines: a heap of (deadline, frame id), entries of requests
+        # that ended meanwhile dropped lazily; one timer task sleeps until the
+        # earliest (a cancel scope per request would cost more than the rest of
+        # a round trip on a small machine).
+        self._deadlines: list[tuple[float, int]] = []
+        self._timer_started = False
+        self._timer_rearm = trio.Event()
         self._close_cause: BaseException | None = None
         self._close_reason = ""
         self._requests_sent = 0
@@ -578,10 +592,16 @@ class CoordinatorComm:
 
     # ------------------------------------------------------------------ requests
 
-    async def communicate(self, body: Mapping[str, object]) -> WireMap | None:
+    async def communicate(self, body: Mapping[str, object], *, deadline: float = math.inf) -> WireMap | None:
         """Send a request and wait for the reply carrying its frame id.
 
         Safe to call from many tasks at once. Always checkpoints.
+
+        Args:
+            body: the request body (with its ``type``).
+            deadline: give up waiting for the reply at this :func:`trio.current_time`
+                (as :func:`trio.fail_at` would, but without a cancel scope per
+                request: the comm's timer task enforces every deadline).
 
         Returns:
             The reply body, or ``None`` for a ``[id, nil, nil]`` reply.
@@ -592,6 +612,8 @@ class CoordinatorComm:
             LocalProtocolError: the body cannot be encoded (nothing sent).
             DispatcherClosed: the connection ended before the reply arrived,
                 or had already ended.
+            trio.TooSlowError: ``deadline`` passed first (the request was
+                sent; a late reply is dropped).
 
         Cancellation: if cancelled before the frame is queued, nothing is
         sent; after that, the frame is still written and its reply dropped.
@@ -611,6 +633,8 @@ class CoordinatorComm:
         send, receive = self._channel_pool.pop() if self._channel_pool else _open_reply_channel()
         self._pending[frame_id] = send
         self._requests_sent += 1
+        if deadline != math.inf:
+            self._add_deadline(deadline, frame_id)
         replied = False
         try:
             await self._write(prefix, payload)
@@ -620,7 +644,7 @@ class CoordinatorComm:
             except (trio.EndOfChannel, trio.ClosedResourceError):
                 raise self._dispatcher_closed() from self._close_cause
             replied = True
-            if self._woken_unrun:
+            if self._woken_unrun and frame is not _TIMED_OUT:
                 self._woken_unrun -= 1
         finally:
             if replied:  # the reader popped the id; the channel is empty again
@@ -631,7 +655,49 @@ class CoordinatorComm:
             else:
                 receive.close()
                 self._forget(frame_id)
+        if frame is _TIMED_OUT:
+            raise trio.TooSlowError
         return raise_for_error(frame)
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _add_deadline(self, deadline: float, frame_id: int) -> None:
+        heap = self._deadlines
+        earlier = not heap or deadline < heap[0][0]
+        heapq.heappush(heap, (deadline, frame_id))
+        if len(heap) > 2 * len(self._pending) + 64:  # mostly requests that ended: rebuild
+            pending = self._pending
+            heap[:] = [entry for entry in heap if entry[1] in pending]
+            heapq.heapify(heap)
+        if not self._timer_started:
+            self._timer_started = True
+            self._nursery.start_soon(self._timer_loop, name="trio_coord.comm.timer")
+        elif earlier:
+            self._timer_rearm.set()
+
+    async def _timer_loop(self) -> None:
+        """Fail every request whose deadline passed: wake its caller with the timeout marker."""
+        heap = self._deadlines
+        pending = self._pending
+        while not self._is_closed:
+            while heap and heap[0][1] not in pending:
+                heapq.heappop(heap)  # that request ended
+            rearm = self._timer_rearm = trio.Event()
+            if not heap:
+                await rearm.wait()
+                continue
+            with trio.move_on_at(heap[0][0]):
+                await rearm.wait()  # an earlier deadline arrived: look again
+                continue
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                _, frame_id = heapq.heappop(heap)
+                channel = pending.pop(frame_id, None)
+                if channel is not None:
+                    with contextlib.suppress(
+                        trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+                    ):
+                        channel.send_nowait(_TIMED_OUT)
 
     async def submit(self, body: Mapping[str, object]) -> PendingReply:
         """Send a request and return once it is written, without waiting for the reply.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import os
 import sys
+import zlib
 from pathlib import Path
 
 from ._bundle import Bundle
@@ -76,7 +76,7 @@ def load_bundle_from_source(source: bytes, filename: str, attr: str = "bundle", 
         BundleLoadError: the code failed or defines no :class:`Bundle` ``attr``.
     """
     spec = spec or f"{filename}:{attr}"
-    digest = hashlib.sha256(filename.encode()).hexdigest()[:12]
+    digest = f"{zlib.crc32(filename.encode()):08x}"  # a stable, unique-enough module name
     module_name = f"_trio_coord_bundle_{digest}"
     directory = str(Path(filename).parent)
     if directory and directory not in sys.path and Path(directory).is_dir():

@@ -15,6 +15,7 @@ words), nor is the word ``airflow``. Masking is process-wide and thread-safe.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -69,6 +70,7 @@ _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
+@functools.lru_cache(maxsize=1024)
 def is_sensitive_key(name: str) -> bool:
     """Whether a variable key or extra field name looks sensitive, as Airflow decides."""
     normalized = re.sub(r"\W+", "_", name.strip().lower())

@@ -429,10 +429,9 @@ class TrioCoord:
         async def main(cmd: Command) -> Result:
             stream = await trio.open_tcp_stream("127.0.0.1", cmd["port"])
             await stream.send_all(json.dumps({"expect": count}).encode() + b"\n")
-            handler = tc.SocketLogHandler(logging.INFO)
+            # Set up as `python -m trio_coord serve` sets it up (INFO when the level is unset).
+            handler = tc.install_log_handler(env={})
             root = logging.getLogger()
-            root.addHandler(handler)
-            root.setLevel(logging.INFO)
             log = logging.getLogger(LOGGER_NAME)
             try:
                 async with trio.open_nursery() as nursery:
