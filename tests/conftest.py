@@ -41,7 +41,10 @@ def _clean_global_state() -> Iterator[None]:
     _redact.reset_secrets()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    knobs = {name: getattr(logging, name) for name in ("logThreads", "logProcesses", "logMultiprocessing")}
+    knobs = {
+        name: getattr(logging, name)
+        for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    }
     saved_env = {k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_VAR_", "AIRFLOW_CONN_"))}
     for key in saved_env:
         del os.environ[key]

@@ -673,7 +673,7 @@ def install_log_handler(
     handler: SocketLogHandler | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    record_process_info: bool = False,
+    collect_record_details: bool = False,
 ) -> SocketLogHandler:
     """Attach a :class:`SocketLogHandler` to the root logger (from the environment by default).
 
@@ -684,20 +684,22 @@ def install_log_handler(
     Args:
         handler: the handler (default: :meth:`SocketLogHandler.from_env`).
         env: the environment to read levels from (default ``os.environ``).
-        record_process_info: keep filling in the thread, process and
-            multiprocessing fields of every record. The JSON lines do not
-            carry them, so by default they are switched off with the
-            standard library's own knobs (``logging.logThreads`` and
-            friends, the "Optimization" section of the logging HOWTO), which
-            makes each log call about a third cheaper. Turn this on if the
-            bundle adds a handler of its own that prints them.
+        collect_record_details: keep filling in the call site (file, line,
+            function; ``stack_info``) and the thread and process fields of
+            every record. The JSON lines carry none of them, so by default
+            they are switched off with the standard library's own knobs
+            (``logging._srcfile`` and ``logging.logThreads`` and friends, the
+            "Optimization" section of the logging HOWTO), which makes each
+            log call about 40% cheaper. Turn this on if the bundle adds a
+            handler of its own that prints them.
     """
     handler = handler or SocketLogHandler.from_env(env)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(handler.lowest_level)
     logging.captureWarnings(True)
-    if not record_process_info:
+    if not collect_record_details:
+        logging._srcfile = None
         logging.logThreads = False
         logging.logProcesses = False
         logging.logMultiprocessing = False
