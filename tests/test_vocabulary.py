@@ -528,3 +528,21 @@ async def test_asset_state_needs_exactly_one_address() -> None:
         await client.get_asset_state("k", name="a", uri="s3://a")
     with pytest.raises(ValueError, match="exactly one of name= or uri="):
         await client.clear_asset_state()
+
+
+def test_the_embedded_supervisor_sends_api_errors_in_the_error_slot() -> None:
+    from trio_coord._framing import RequestFrame, decode_response
+    from trio_coord.testing import EmbeddedSupervisor, TaskRun
+
+    sup = EmbeddedSupervisor()
+    run = TaskRun("d", "t", "r", 1)
+    unknown_run = RequestFrame(7, {"type": "GetDagRun", "dag_id": "d", "run_id": "no_such_run"})
+    reply = decode_response(sup.handle(unknown_run, run))
+    assert reply.body is None
+    assert reply.error is not None
+    assert reply.error["error"] == "API_SERVER_ERROR"
+    missing_variable = RequestFrame(8, {"type": "GetVariable", "key": "nope"})
+    domain = decode_response(sup.handle(missing_variable, run))
+    assert domain.error is None  # domain errors stay in the body slot
+    assert domain.body is not None
+    assert domain.body["error"] == "VARIABLE_NOT_FOUND"

@@ -93,9 +93,8 @@ class RequestHandlers:
     # ------------------------------------------------------------------ the wider vocabulary
     #
     # Where the real supervisor turns an Execution API HTTP error (a 404 for
-    # an unknown Dag run, say) into an error-slot API_SERVER_ERROR, these
-    # answer with the same ErrorResponse in the body slot: the runtime raises
-    # ApiServerError either way.
+    # an unknown Dag run, say) into an API_SERVER_ERROR, these return that
+    # ErrorResponse; the supervisor puts it in the error slot, as 1.3.2 does.
 
     def _handle_GetVariableKeys(self, body: _Body, run: TaskRun) -> _Reply:  # noqa: N802
         prefix = body.get("prefix")

@@ -530,4 +530,12 @@ class EmbeddedSupervisor:
                     },
                 )
             return encode_response(frame.id, None)
-        return encode_response(frame.id, self.handlers.answer(body, run))
+        reply = self.handlers.answer(body, run)
+        if (
+            reply is not None
+            and reply.get("type") == "ErrorResponse"
+            and reply.get("error") == "API_SERVER_ERROR"
+        ):
+            # An Execution API HTTP error: the real supervisor sends it in the error slot.
+            return encode_response(frame.id, None, reply)
+        return encode_response(frame.id, reply)
