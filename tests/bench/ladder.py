@@ -143,6 +143,25 @@ async def run(port: int, count: int, rounds: int) -> dict[str, list[tuple[float,
     return results
 
 
+async def primitives(count: int) -> dict[str, float]:
+    """What trio's own building blocks cost here, in µs each (no I/O)."""
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for _ in range(count):
+        await trio.lowlevel.checkpoint()
+    out["trio.lowlevel.checkpoint()"] = (time.perf_counter() - t0) / count * 1e6
+    t0 = time.perf_counter()
+    for _ in range(count):
+        with trio.move_on_after(120):
+            await trio.lowlevel.checkpoint()
+    out["move_on_after(120) + checkpoint()"] = (time.perf_counter() - t0) / count * 1e6
+    t0 = time.perf_counter()
+    for _ in range(count):
+        trio.open_memory_channel[object](1)
+    out["open_memory_channel(1)"] = (time.perf_counter() - t0) / count * 1e6
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pin", type=int, default=None, help="pin this process and the server to one CPU")
@@ -173,6 +192,9 @@ def main() -> int:
         wall = statistics.median(s[0] for s in samples) * 1e6
         cpu = statistics.median(s[1] for s in samples) * 1e6
         print(f"{name:38s} {wall:7.1f} us wall {cpu:7.1f} us client CPU")
+    print("trio's building blocks, no I/O:")
+    for name, micros in trio.run(primitives, args.count * 5).items():
+        print(f"  {name:36s} {micros:7.2f} us")
     return 0
 
 
