@@ -93,6 +93,11 @@ def _mask_json(value: JsonValue, key: str | None) -> JsonValue:
     return value
 
 
+def _opt_list(values: Sequence[_T] | None) -> list[_T] | None:
+    """``values`` as a list, keeping ``None`` (an absent filter) apart from an empty list."""
+    return None if values is None else list(values)
+
+
 class CoordinatorClient:
     """The task's view of the supervisor: variables, connections, XComs, and more.
 
@@ -448,9 +453,9 @@ class CoordinatorClient:
         """Count the runs of ``dag_id`` matching every filter given (``GetDRCount``)."""
         message = v.GetDRCount(
             dag_id=dag_id,
-            logical_dates=list(logical_dates) if logical_dates is not None else None,
-            run_ids=list(run_ids) if run_ids is not None else None,
-            states=list(states) if states is not None else None,
+            logical_dates=_opt_list(logical_dates),
+            run_ids=_opt_list(run_ids),
+            states=_opt_list(states),
         )
         return v.DRCount.from_wire(await self.request(message)).count
 
@@ -500,11 +505,11 @@ class CoordinatorClient:
         message = v.GetTICount(
             dag_id=dag_id,
             map_index=map_index,
-            task_ids=list(task_ids) if task_ids is not None else None,
+            task_ids=_opt_list(task_ids),
             task_group_id=task_group_id,
-            logical_dates=list(logical_dates) if logical_dates is not None else None,
-            run_ids=list(run_ids) if run_ids is not None else None,
-            states=list(states) if states is not None else None,
+            logical_dates=_opt_list(logical_dates),
+            run_ids=_opt_list(run_ids),
+            states=_opt_list(states),
         )
         return v.TICount.from_wire(await self.request(message)).count
 
@@ -525,10 +530,10 @@ class CoordinatorClient:
         message = v.GetTaskStates(
             dag_id=dag_id,
             map_index=map_index,
-            task_ids=list(task_ids) if task_ids is not None else None,
+            task_ids=_opt_list(task_ids),
             task_group_id=task_group_id,
-            logical_dates=list(logical_dates) if logical_dates is not None else None,
-            run_ids=list(run_ids) if run_ids is not None else None,
+            logical_dates=_opt_list(logical_dates),
+            run_ids=_opt_list(run_ids),
         )
         return v.TaskStatesResult.from_wire(await self.request(message)).task_states
 
@@ -737,9 +742,9 @@ class CoordinatorClient:
             options=list(options),
             subject=subject,
             body=body,
-            defaults=list(defaults) if defaults is not None else None,
+            defaults=_opt_list(defaults),
             multiple=multiple,
             params=dict(params) if params is not None else None,
-            assigned_users=list(assigned_users) if assigned_users is not None else None,
+            assigned_users=_opt_list(assigned_users),
         )
         return v.HITLDetailRequestResult.from_wire(await self.request(message))

@@ -854,6 +854,44 @@ SignalRequest = tuple[str, signal.Signals, str]
 """(log event to wait for, signal, ``"runtime"`` or ``"supervisor"``)."""
 
 
+def _workload(
+    api: FakeExecutionAPI,
+    dag_id: str,
+    task_id: str,
+    queue: str,
+    dag_rel_path: Path,
+    ti_overrides: Mapping[str, Any],
+) -> tuple[TaskInstanceDTO, ExecuteTask, Path]:
+    """The task instance and the workload a scheduler would queue, registered with ``api``.
+
+    The log path follows Airflow's layout, in a directory of its own per run so that no run
+    appends to another's log.
+    """
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": RUN_ID,
+        "try_number": 1,
+        "dag_version_id": uuid.uuid4(),
+        "queue": queue,
+        "pool_slots": 1,
+        "priority_weight": 1,
+        **ti_overrides,
+    }
+    ti = TaskInstanceDTO(**fields)
+    workload = ExecuteTask(
+        token="interop-token",
+        dag_rel_path=dag_rel_path,
+        bundle_info=BundleInfo(name="trio_coord-interop", version="0.0.1"),
+        log_path=f"{ti.id}/dag_id={dag_id}/run_id={ti.run_id}/task_id={task_id}/attempt={ti.try_number}.log",
+        ti=ti,
+    )
+    assert workload.log_path is not None
+    api.register(ti)
+    return ti, workload, LOG_FOLDER / workload.log_path
+
+
 def run(
     dag_id: str,
     task_id: str,
@@ -885,31 +923,7 @@ def run(
         The :class:`Result`.
     """
     api = api if api is not None else FakeExecutionAPI()
-    fields: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "dag_id": dag_id,
-        "task_id": task_id,
-        "run_id": RUN_ID,
-        "try_number": 1,
-        "dag_version_id": uuid.uuid4(),
-        "queue": QUEUE,
-        "pool_slots": 1,
-        "priority_weight": 1,
-        **ti_overrides,
-    }
-    ti = TaskInstanceDTO(**fields)
-    # The workload a scheduler would queue; its log path follows Airflow's layout, in a
-    # directory of its own per run so that no run appends to another's log.
-    workload = ExecuteTask(
-        token="interop-token",
-        dag_rel_path=Path(BUNDLE_FILE.name),
-        bundle_info=BundleInfo(name="trio_coord-interop", version="0.0.1"),
-        log_path=f"{ti.id}/dag_id={dag_id}/run_id={ti.run_id}/task_id={task_id}/attempt={ti.try_number}.log",
-        ti=ti,
-    )
-    assert workload.log_path is not None
-    log_file = LOG_FOLDER / workload.log_path
-    api.register(ti)
+    ti, workload, log_file = _workload(api, dag_id, task_id, QUEUE, Path(BUNDLE_FILE.name), ti_overrides)
     coordinator = get_coordinator_manager().for_queue(QUEUE)
     assert isinstance(coordinator, TrioCoordCoordinator), coordinator
     results_before = len(coordinator.results)
@@ -1174,29 +1188,10 @@ def run_executable(
             unknown supervisor schema version). Nothing was launched then.
     """
     api = api if api is not None else FakeExecutionAPI()
-    fields: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "dag_id": dag_id,
-        "task_id": task_id,
-        "run_id": RUN_ID,
-        "try_number": 1,
-        "dag_version_id": uuid.uuid4(),
-        "queue": EXECUTABLE_QUEUE,
-        "pool_slots": 1,
-        "priority_weight": 1,
-        **ti_overrides,
-    }
-    ti = TaskInstanceDTO(**fields)
-    workload = ExecuteTask(
-        token="interop-token",
-        dag_rel_path=Path(f"{dag_id}.py"),  # the stub Dag file; the coordinator never reads it
-        bundle_info=BundleInfo(name="trio_coord-interop", version="0.0.1"),
-        log_path=f"{ti.id}/dag_id={dag_id}/run_id={ti.run_id}/task_id={task_id}/attempt={ti.try_number}.log",
-        ti=ti,
+    # The stub Dag file's path: the coordinator never reads it.
+    ti, workload, log_file = _workload(
+        api, dag_id, task_id, EXECUTABLE_QUEUE, Path(f"{dag_id}.py"), ti_overrides
     )
-    assert workload.log_path is not None
-    log_file = LOG_FOLDER / workload.log_path
-    api.register(ti)
 
     client = Client(base_url=API_BASE_URL, token=workload.token, transport=api.transport())
     start = time.monotonic()
