@@ -892,6 +892,21 @@ def _workload(
     return ti, workload, LOG_FOLDER / workload.log_path
 
 
+def _supervise(workload: ExecuteTask, client: Client) -> int:
+    """Run ``workload`` as BaseExecutor.run_workload does, with our client instead of a server URL."""
+    exit_code: int = supervise_task(
+        ti=workload.ti,  # type: ignore[arg-type]  # the DTO duck-types as TaskInstance
+        bundle_info=workload.bundle_info,
+        dag_rel_path=workload.dag_rel_path,
+        token=workload.token,
+        log_path=workload.log_path,
+        subprocess_logs_to_stdout=False,
+        sentry_integration=workload.sentry_integration,
+        client=client,
+    )
+    return exit_code
+
+
 def run(
     dag_id: str,
     task_id: str,
@@ -937,17 +952,7 @@ def run(
         if bundle is not None:
             coordinator.command = [*default_command[:-1], str(bundle)]
         with watchdog, signaller or contextlib.nullcontext():
-            # As BaseExecutor.run_workload calls it, with our client instead of a server URL.
-            exit_code = supervise_task(
-                ti=workload.ti,  # type: ignore[arg-type]  # the DTO duck-types as TaskInstance
-                bundle_info=workload.bundle_info,
-                dag_rel_path=workload.dag_rel_path,
-                token=workload.token,
-                log_path=workload.log_path,
-                subprocess_logs_to_stdout=False,
-                sentry_integration=workload.sentry_integration,
-                client=client,
-            )
+            exit_code = _supervise(workload, client)
     finally:
         duration = time.monotonic() - start
         coordinator.command = default_command
@@ -1198,16 +1203,7 @@ def run_executable(
     watchdog = _Watchdog(timeout)
     try:
         with executable_coordinator(executables_root), watchdog:
-            exit_code = supervise_task(
-                ti=workload.ti,  # type: ignore[arg-type]  # the DTO duck-types as TaskInstance
-                bundle_info=workload.bundle_info,
-                dag_rel_path=workload.dag_rel_path,
-                token=workload.token,
-                log_path=workload.log_path,
-                subprocess_logs_to_stdout=False,
-                sentry_integration=workload.sentry_integration,
-                client=client,
-            )
+            exit_code = _supervise(workload, client)
     finally:
         duration = time.monotonic() - start
         client.close()
