@@ -32,7 +32,7 @@ import trio
 
 from ._bundle import Bundle
 from ._loader import BundleLoadError, load_bundle
-from ._logging import SocketLogHandler, install_log_handler
+from ._logging import SocketLogHandler, flush_stderr_fallback, install_log_handler
 from ._metadata import build_manifest, dump_manifest, parse_manifest_format
 from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
@@ -137,9 +137,12 @@ def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bu
     try:
         comm_address = parse_address(args.comm, "--comm")
         logs_address = parse_address(args.logs, "--logs")
+        options = ServeOptions.from_env()
     except ValueError as exc:
         _usage_error(parser, str(exc))
-    handler = install_log_handler()  # before the bundle imports: its import-time logs are kept
+    # Before the bundle imports, so that its import-time logs are kept. This
+    # process is trio_coord's: the process-wide logging switches apply.
+    handler = install_log_handler(owns_process=True)
     target = bundle or _load_for_serve(parser, args.bundle, handler)
     return _run_trio(
         serve,
@@ -147,7 +150,7 @@ def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bu
         comm_address,
         logs_address,
         log_handler=handler,
-        options=ServeOptions(),
+        options=options,
         on_abandon=_hard_exit,
     )
 
@@ -163,6 +166,7 @@ def _load_for_serve(parser: argparse.ArgumentParser, spec: str, handler: SocketL
 
 def _hard_exit(code: int) -> NoReturn:
     """Leave the process now: a task that ignores cancellation cannot be waited out."""
+    flush_stderr_fallback(timeout=1.0)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # exiting regardless
             stream.flush()

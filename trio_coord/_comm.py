@@ -45,6 +45,7 @@ import heapq
 import logging
 import math
 import os
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -143,6 +144,10 @@ class CoordinatorComm:
         max_in_flight: how many requests may await replies at once; further
             callers wait for a slot.
         max_frame_size: the largest inbound payload accepted.
+        write_lock: a lock held around every write to the socket, for a
+            thread that may have to write a frame itself while the event
+            loop is blocked (``serve``'s watchdog). It is only ever held for
+            one non-blocking system call.
     """
 
     def __init__(
@@ -153,6 +158,7 @@ class CoordinatorComm:
         write_timeout: float = DEFAULT_WRITE_TIMEOUT,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_frame_size: int = MAX_FRAME_SIZE,
+        write_lock: threading.Lock | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -173,6 +179,10 @@ class CoordinatorComm:
         self._slot_waiters = trio.lowlevel.ParkingLot()
         self._outbox: list[bytes | memoryview] = []
         self._outbox_bytes = 0
+        # The outbox starts with the rest of a frame whose first bytes are written.
+        self._mid_frame = False
+        self._prefix_parity = 0  # the index parity of the frame prefixes in the outbox
+        self._write_lock = write_lock
         self._writing = False  # a task is draining the outbox
         self._flush_pending = False  # the reader writes the outbox after its callers queue
         self._woken_unrun = 0  # callers the reader woke that have not resumed yet
@@ -217,6 +227,11 @@ class CoordinatorComm:
         return self._writing
 
     @property
+    def mid_frame(self) -> bool:
+        """Whether a frame was written only in part (another frame now would corrupt the stream)."""
+        return self._mid_frame
+
+    @property
     def close_cause(self) -> BaseException | None:
         """What stopped the reader: an exception, or ``None`` for end of stream."""
         return self._close_cause
@@ -254,6 +269,7 @@ class CoordinatorComm:
         self._close_reason = reason
         self._close_cause = cause
         self._closed.set()
+        self._timer_rearm.set()  # the timer task sees the comm closed and ends
         pending, self._pending = self._pending, {}
         for channel in pending.values():
             channel.close()
@@ -462,6 +478,14 @@ class CoordinatorComm:
 
     def _write_now(self) -> None:
         """Write as much of the outbox as the socket takes without blocking."""
+        lock = self._write_lock
+        if lock is None:
+            self._write_now_unlocked()
+        else:
+            with lock:
+                self._write_now_unlocked()
+
+    def _write_now_unlocked(self) -> None:
         pieces = self._outbox
         try:
             fd = self._fileno()
@@ -480,6 +504,8 @@ class CoordinatorComm:
         if sent == self._outbox_bytes:
             self._outbox = []
             self._outbox_bytes = 0
+            self._mid_frame = False
+            self._prefix_parity = 0
             self._written_seq = self._queued_seq
             if self._flush_waiters:
                 self._wake_flush_waiters()
@@ -492,11 +518,18 @@ class CoordinatorComm:
         rest = pieces[index:]
         if sent:
             rest[0] = memoryview(rest[0])[sent:]
+        # The outbox is (prefix, payload) pairs, perhaps after the tail of a
+        # frame: the write ended between frames only if it stopped exactly at
+        # a prefix.
+        at_prefix = index % 2 == self._prefix_parity
+        self._prefix_parity = 0 if at_prefix else 1
+        self._mid_frame = bool(sent) or not at_prefix
         self._outbox = rest
 
     def _discard_outbox(self) -> None:
         self._outbox = []
         self._outbox_bytes = 0
+        self._prefix_parity = 0
         self._wake_flush_waiters()
 
     async def _drain_outbox(self) -> None:
@@ -800,17 +833,32 @@ async def open_coordinator_comm(
 ) -> AsyncIterator[CoordinatorComm]:
     """Open a :class:`CoordinatorComm` whose reader task lives in its own nursery.
 
-    On exit the stream is closed and the reader cancelled.
+    On exit the stream is closed (bounded, shielded) and the reader cancelled.
 
-    Exception groups: the nursery's strict exception groups propagate
-    unchanged; the reader never raises, so a group holds only what the body
-    of the ``async with`` raised (and the reader's cancellation is absorbed).
+    Exception groups: none are added. The reader and the timer never raise,
+    so the only exception the nursery can carry is the one the body of the
+    ``async with`` raised, and that exception propagates as itself
+    (``except VariableNotFound:`` around the block works). Should a group
+    hold anything else (a bug in the comm's own tasks), it propagates whole.
     """
-    async with trio.open_nursery() as nursery:
-        comm = CoordinatorComm(stream, nursery, write_timeout=write_timeout, max_in_flight=max_in_flight)
+    body_error: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            comm = CoordinatorComm(stream, nursery, write_timeout=write_timeout, max_in_flight=max_in_flight)
+            try:
+                yield comm
+            except BaseException as exc:
+                body_error = exc
+                raise
+            finally:
+                with trio.move_on_after(1, shield=True):
+                    await comm.aclose()
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if body_error is None or len(group.exceptions) != 1 or group.exceptions[0] is not body_error:
+            raise
+        context = body_error.__context__
         try:
-            yield comm
+            raise body_error  # re-raised as itself; its own context is restored below
         finally:
-            with trio.move_on_after(1, shield=True):
-                await comm.aclose()
-            nursery.cancel_scope.cancel()
+            body_error.__context__ = context

@@ -31,6 +31,7 @@ cannot encode are rendered with ``str()``; non-finite floats become strings.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import json
@@ -51,11 +52,12 @@ import trio
 if TYPE_CHECKING:
     import traceback
 
-from ._redact import has_secrets, redact
+from ._redact import REPLACEMENT, has_secrets, is_sensitive_key, redact
 
 __all__ = [
     "LogStatistics",
     "SocketLogHandler",
+    "flush_stderr_fallback",
     "install_log_handler",
     "parse_level",
     "parse_namespace_levels",
@@ -169,7 +171,7 @@ class LogStatistics:
     connected: bool
 
 
-def _default_fallback(data: bytes) -> None:
+def _write_to_stderr(data: bytes) -> None:
     stream = sys.__stderr__ if sys.stderr is None else sys.stderr
     if stream is None:
         return
@@ -179,6 +181,75 @@ def _default_fallback(data: bytes) -> None:
     else:
         stream.write(data.decode("utf-8", "replace"))
     stream.flush()
+
+
+class _StderrWriter:
+    """The default fallback: standard error, written from a thread of its own.
+
+    A write to standard error blocks for as long as its reader (the
+    supervisor) takes to drain the pipe, and a diverted buffer can be
+    megabytes: neither the event loop's thread nor a holder of the handler's
+    lock may wait for that. Calls only queue the bytes (in order); one daemon
+    thread, started on first use, writes them. :meth:`flush` waits for the
+    queue to empty (bounded), and runs at interpreter exit, so nothing queued
+    is lost when the process ends normally.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, data: bytes) -> None:
+        with self._cond:
+            self._queue.append(data)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="trio_coord-stderr", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                chunks = list(self._queue)
+                self._queue.clear()
+                self._busy = True
+            try:
+                _write_to_stderr(b"".join(chunks))
+            except Exception:  # noqa: BLE001, S110 - nowhere left to report to
+                pass
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything queued so far is written (at most ``timeout`` s); ``True`` if it was."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+
+#: The fallback every handler uses unless given another.
+_STDERR: Final = _StderrWriter()
+
+
+def flush_stderr_fallback(timeout: float = 5.0) -> bool:
+    """Wait (at most ``timeout`` seconds) until lines diverted to standard error are written.
+
+    Call it before leaving the process with ``os._exit``; a normal exit does
+    it by itself. Returns ``False`` if the time ran out.
+    """
+    return _STDERR.flush(timeout)
 
 
 class SocketLogHandler(logging.Handler):
@@ -191,7 +262,9 @@ class SocketLogHandler(logging.Handler):
         max_buffer_bytes: the most bytes held while disconnected or while
             the socket is slow; beyond it lines go to the fallback.
         fallback: called with bytes to write when the socket cannot take
-            them (default: standard error, which the supervisor forwards).
+            them (default: standard error, which the supervisor forwards,
+            written from a thread of its own so that a slow reader never
+            blocks a log call). It is called with the handler's lock held.
     """
 
     def __init__(
@@ -209,7 +282,7 @@ class SocketLogHandler(logging.Handler):
         self._namespace_levels = dict(namespace_levels or {})
         self._threshold_cache: dict[str, int] = {}
         self._max_buffer = max_buffer_bytes
-        self._fallback = fallback or _default_fallback
+        self._fallback = fallback or _STDERR
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._buffered_lines = 0
@@ -557,10 +630,27 @@ class SocketLogHandler(logging.Handler):
                 return
             await drained.wait()
 
-    def detach(self) -> None:
-        """Stop using the socket: later lines go to the fallback (buffered ones too)."""
-        with self.lock:  # type: ignore[union-attr]
+    def detach(self, timeout: float | None = None) -> bool:
+        """Stop using the socket: later lines go to the fallback (buffered ones too).
+
+        Blocks only for the handler's lock; with ``timeout``, for at most that
+        many seconds (for a thread that must not hang on a lock the blocked
+        main thread holds), returning ``False`` if it could not take it.
+        """
+        lock = self.lock
+        assert lock is not None
+        if not lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
             self._to_fallback_locked()
+        finally:
+            lock.release()
+        return True
+
+    def flush(self) -> None:
+        """Wait (bounded, 5 s) until lines diverted to standard error are written."""
+        if self._fallback is _STDERR:
+            _STDERR.flush()
 
     def close(self) -> None:
         """Write anything still buffered to the fallback, then close."""
@@ -600,7 +690,20 @@ def _add_field(out: dict[str, object], key: str, value: object, masking: bool, d
         return  # standard fields win over attributes
     if key.rstrip("_") in SUPERVISOR_UNSAFE_KEYS:
         key += "_"  # target -> target_, and a field really named target_ -> target__: they stay apart
-    out[key] = _plain(value, masking, 0)
+    # A field whose name looks sensitive is masked whatever its value, as
+    # Airflow's masker does (``extra={"password": ...}``); ``db.password`` too.
+    out[key] = _mask_all(value, 0) if is_sensitive_key(key) else _plain(value, masking, 0)
+
+
+def _mask_all(value: object, depth: int) -> object:
+    """Every string inside ``value`` replaced by ``***`` (Airflow's ``_redact_all``)."""
+    if isinstance(value, str) or depth >= _MAX_DEPTH:
+        return REPLACEMENT
+    if isinstance(value, Mapping):
+        return {str(k): _mask_all(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_mask_all(v, depth + 1) for v in value]
+    return _plain(value, False, depth)
 
 
 def _extract_tb(tb: types.TracebackType | None) -> list[traceback.FrameSummary]:
@@ -673,7 +776,7 @@ def install_log_handler(
     handler: SocketLogHandler | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    collect_record_details: bool = False,
+    owns_process: bool = False,
 ) -> SocketLogHandler:
     """Attach a :class:`SocketLogHandler` to the root logger (from the environment by default).
 
@@ -684,22 +787,23 @@ def install_log_handler(
     Args:
         handler: the handler (default: :meth:`SocketLogHandler.from_env`).
         env: the environment to read levels from (default ``os.environ``).
-        collect_record_details: keep filling in the call site (file, line,
-            function; ``stack_info``) and the thread and process fields of
-            every record. The JSON lines carry none of them, so by default
-            they are switched off with the standard library's own knobs
-            (``logging._srcfile`` and ``logging.logThreads`` and friends, the
-            "Optimization" section of the logging HOWTO), which makes each
-            log call about 40% cheaper. Turn this on if the bundle adds a
-            handler of its own that prints them.
+        owns_process: trio_coord owns this process (``serve``, a packed
+            bundle): also switch off the record fields that the JSON lines
+            never carry and that cost time on every log call, the thread and
+            process names (``logging.logThreads``, ``logProcesses``,
+            ``logMultiprocessing``: the logging HOWTO's "Optimization"
+            knobs). These switches are process-wide, so they are left alone
+            otherwise (a test run, an application embedding trio_coord).
+            The call-site lookup (``logging._srcfile``) is never switched
+            off: ``stack_info=True`` and other handlers' file and line
+            depend on it.
     """
     handler = handler or SocketLogHandler.from_env(env)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(handler.lowest_level)
     logging.captureWarnings(True)
-    if not collect_record_details:
-        logging._srcfile = None
+    if owns_process:
         logging.logThreads = False
         logging.logProcesses = False
         logging.logMultiprocessing = False

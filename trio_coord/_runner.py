@@ -15,6 +15,25 @@ raised anything else, or cancelled     ``RetryTask`` if ``should_retry``,
                                        else ``TaskState(failed)``
 =====================================  ====================================
 
+Exception groups (a task's nursery wraps what its children raise):
+
+* a ``Cancelled``, or a group of any nesting holding nothing but
+  ``Cancelled``, is a cancellation when the caller's ``cancel_scope`` was
+  cancelled (reported exactly like a plain cancelled task, reason
+  ``cancelled``), and propagates unchanged otherwise: a cancellation that is
+  not ours is never swallowed;
+* a group holding real errors is reported by them: the ``Cancelled`` leaves
+  of the siblings they took down are ignored, the first real error is the
+  reason, and the log line carries the whole group; ``KeyboardInterrupt``,
+  ``SystemExit`` and other ``BaseException`` leaves are real errors here,
+  named as they would be if raised alone;
+* ``SkipTask``/``FailTask``/``Reschedule``/``Defer``/``AwaitInput`` inside a
+  group keep their meaning (see :func:`_control_exception`).
+
+Every description of user objects is guarded: ``str()``/``repr()`` that raise
+give a placeholder, and a reason is at most :data:`MAX_REASON_LENGTH`
+characters.
+
 The task runs inside a :class:`trio.CancelScope` the caller may pass in and
 cancel (``serve`` does so on SIGTERM and when the supervisor goes away). The
 task's outcome is captured with :mod:`outcome`, so whatever it raises
@@ -25,6 +44,7 @@ terminal message; only a cancellation from *outside* that scope propagates.
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 import outcome
 import trio
@@ -43,16 +63,45 @@ from ._messages import (
 )
 from ._redact import redact
 
-__all__ = ["run_task"]
+__all__ = ["MAX_REASON_LENGTH", "describe_exception", "run_task"]
 
 logger = logging.getLogger("trio_coord.runner")
 
 
-def _describe(exc: BaseException) -> str:
+#: The longest failure reason sent to Airflow (characters); the rest is cut.
+MAX_REASON_LENGTH: Final = 4096
+
+
+def _safe_text(exc: BaseException) -> str:
+    """``str(exc)``, else ``repr(exc)``, else a placeholder: user code can make both raise."""
+    for render in (str, repr):
+        try:
+            text = render(exc)
+        except Exception:  # noqa: BLE001, S112 - a broken __str__/__repr__ must not lose the report
+            continue
+        if isinstance(text, str):
+            return text if render is str else f"(str() failed) {text}"
+    return f"<unprintable {type(exc).__name__}>"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A short, safe, masked description of ``exc`` for a failure reason. Never raises.
+
+    ``str()`` and ``repr()`` of the exception are guarded (either may raise),
+    secrets are masked, and the result is at most :data:`MAX_REASON_LENGTH`
+    characters.
+    """
     if isinstance(exc, trio.Cancelled):
         return "cancelled"
-    text = redact(str(exc))  # the reason is stored by Airflow: mask secrets here too
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    name = type(exc).__name__
+    text = redact(_safe_text(exc))  # the reason is stored by Airflow: mask secrets here too
+    return _bounded(f"{name}: {text}" if text else name)
+
+
+def _bounded(reason: str) -> str:
+    if len(reason) <= MAX_REASON_LENGTH:
+        return reason
+    return f"{reason[:MAX_REASON_LENGTH]}... ({len(reason) - MAX_REASON_LENGTH} more characters)"
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -113,8 +162,9 @@ async def run_task(
             to stop the task cooperatively. A task stopped this way fails (or
             is retried).
 
-    Cancellation: a cancellation of ``cancel_scope`` becomes a failure; one
-    from an enclosing scope propagates.
+    Cancellation: a cancellation of ``cancel_scope`` (plain, or a group of
+    ``Cancelled`` from the task's nurseries) becomes a failure with reason
+    ``cancelled``; one from an enclosing scope propagates.
     """
     ti = details.ti
     task = bundle.find_task(ti.dag_id, ti.task_id)
@@ -153,9 +203,14 @@ async def run_task(
             outlet_events=ctx.outlet_events.to_wire(),
         )
 
-    if isinstance(result.error, trio.Cancelled) and not scope.cancel_called:
-        result.unwrap()  # cancelled from outside: let it propagate
-    exc = _control_exception(result.error)
+    error = result.error
+    real_errors = [leaf for leaf in _leaves(error) if not isinstance(leaf, trio.Cancelled)]
+    if not real_errors:  # a Cancelled, or a group (any nesting) of nothing but Cancelled
+        if not scope.cancel_called:
+            result.unwrap()  # a cancellation that is not ours: let it propagate
+        logger.error("task %s.%s was cancelled before it finished", ti.dag_id, ti.task_id)
+        return _failure(details, "cancelled")
+    exc = _control_exception(error)
     if isinstance(exc, Reschedule):
         logger.info(
             "task %s.%s asked to be rescheduled at %s",
@@ -178,14 +233,23 @@ async def run_task(
         logger.info("task %s.%s awaits input", ti.dag_id, ti.task_id)
         return AwaitInputTask(next_method=exc.method, timeout=exc.timeout, next_kwargs=exc.kwargs)  # type: ignore[arg-type]
     if isinstance(exc, SkipTask):
-        logger.info("task %s.%s skipped: %s", ti.dag_id, ti.task_id, exc)
+        logger.info("task %s.%s skipped: %s", ti.dag_id, ti.task_id, _bounded(_safe_text(exc)))
         return TaskState("skipped")
     if isinstance(exc, FailTask):
-        logger.error("task %s.%s failed (no retry): %s", ti.dag_id, ti.task_id, exc, exc_info=exc)
+        logger.error(
+            "task %s.%s failed (no retry): %s",
+            ti.dag_id,
+            ti.task_id,
+            _bounded(_safe_text(exc)),
+            exc_info=error,
+        )
         return TaskState("failed")
-    reason = _describe(exc)
-    if isinstance(exc, trio.Cancelled):
-        logger.error("task %s.%s was cancelled before it finished", ti.dag_id, ti.task_id)
-    else:
-        logger.error("task %s.%s failed: %s", ti.dag_id, ti.task_id, reason, exc_info=exc)
+    # An ordinary failure: a group is reported by its real errors (the
+    # cancellations of the siblings they took down say nothing), the first
+    # as the reason; the log line carries the whole group.
+    reason = describe_exception(real_errors[0])
+    if len(real_errors) > 1:
+        more = len(real_errors) - 1
+        reason = _bounded(f"{reason} (and {more} more in {describe_exception(error)})")
+    logger.error("task %s.%s failed: %s", ti.dag_id, ti.task_id, reason, exc_info=error)
     return _failure(details, reason)

@@ -4,23 +4,28 @@ Theory of operation
 ===================
 
 ``serve`` owns one nursery. In it live: the log sender (once the logs socket
-is connected), the comm reader (started after the first frame), a signal
-watcher, a comm watcher, and the user's task. The flow:
+is connected), the comm reader (started after the first frame), a comm
+watcher, and the user's task. The flow:
 
 1. Dial ``--comm`` and ``--logs`` concurrently. The comm socket is required;
    if the logs socket cannot be reached the log handler falls back to
    standard error (which the supervisor forwards) and the task still runs.
 2. Read the first frame directly and decode it as ``StartupDetails``. Any
    other first frame is a fatal protocol error: logged, no frame sent,
-   non-zero exit (the supervisor then fails the task from the exit code).
+   non-zero exit (the supervisor then fails the task from the exit code). A
+   stop requested before it arrives shortens the wait to the grace period:
+   once the details are in hand the run is reported as cancelled, so that a
+   run that may retry is not left RUNNING by an exit code alone.
 3. Run the task (``run_task``) inside a cancel scope. SIGTERM/SIGINT, or the
    comm socket closing, cancel that scope: the task sees ``trio.Cancelled``
    at its next checkpoint instead of hanging. Further signals are logged and
    otherwise ignored, so a second SIGTERM cannot interrupt the reporting.
-4. Send exactly one terminal message, shielded from cancellation and bounded
-   in time, and wait (bounded) for its ``[id, nil, nil]`` reply.
+4. Send exactly one terminal message through the :class:`TerminalGate`
+   (``_terminal.py``), shielded from cancellation and bounded in time, and
+   wait (bounded) for its ``[id, nil, nil]`` reply.
 5. Drain the log buffer (bounded), close both sockets, and return the exit
-   code: 0 once a terminal frame was delivered, 1 when none could be.
+   code the gate gives: 0 once a terminal frame was written whole, 1 when
+   none was (or one may have been cut short).
 
 A task that ignores cancellation gets ``grace_period`` seconds. If the event
 loop is still alive (the task hides in a shielded scope), ``serve`` then
@@ -28,15 +33,22 @@ reports the task as failed (or up for retry) on its behalf and calls
 ``on_abandon`` (the CLI passes a hard process exit: trio cannot wait out a
 task that refuses cancellation). If the event loop itself is blocked (the
 task runs blocking synchronous code), nothing in trio can act, so a watchdog
-*thread*, started by the signal handler, does the same one second later: it
-writes the terminal frame to the comm socket itself (only if no frame is half
-written), diverts buffered log lines to standard error and calls
-``on_abandon``. Both paths stay under the supervisor's five seconds between
-SIGTERM and SIGKILL.
+*thread*, woken by the signal handler, does the same: it probes the event
+loop with ``TrioToken.run_sync_soon`` and, only when the loop has run none of
+its probes for a second and the grace period plus a second has passed since
+the signal, claims the gate and writes the terminal frame to the comm socket
+itself (with a frame id reserved on the trio side in advance, under the
+comm's write lock, and only at a frame boundary), diverts buffered log lines
+to standard error and calls ``on_abandon``. The watchdog never sends a
+terminal frame once the trio side has claimed the gate, so a supervisor that
+is slow to acknowledge a terminal frame never gets a second one. Both paths
+stay under the supervisor's five seconds between SIGTERM and SIGKILL.
 
 Signals are handled with plain ``signal.signal`` handlers rather than
 ``trio.open_signal_receiver`` because the handler must also wake the
-watchdog thread when the trio loop cannot run; it re-enters trio with
+watchdog thread when the trio loop cannot run. The handler does nothing that
+can block or take a lock: it stores a string, writes one byte to the
+watchdog's non-blocking pipe and re-enters trio with
 ``TrioToken.run_sync_soon``, which is safe from a signal handler.
 """
 
@@ -46,32 +58,36 @@ import contextlib
 import ipaddress
 import logging
 import os
+import select
 import signal
-import socket
 import sys
 import threading
+import time
 import types
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Final
 
-import outcome
 import trio
 
 from ._bundle import Bundle
 from ._client import CoordinatorClient
 from ._comm import CoordinatorComm
-from ._errors import ApiError, DispatcherClosed, RemoteProtocolError, TrioCoordError
-from ._framing import encode_request, frame_prefix
+from ._errors import ApiError, DispatcherClosed, LocalProtocolError, RemoteProtocolError, TrioCoordError
 from ._logging import SocketLogHandler
 from ._messages import RetryTask, StartupDetails, TaskState, TerminalMessage
-from ._runner import run_task
+from ._runner import describe_exception, run_task
+from ._terminal import TerminalGate, TerminalPhase, write_frame_blocking
 
 __all__ = ["ServeOptions", "parse_address", "serve"]
 
 logger = logging.getLogger("trio_coord.serve")
 
 DEFAULT_DIAL_TIMEOUT: Final = 30.0
+#: The watchdog's probe interval, and how long the event loop must have run
+#: none of its probes to count as blocked (seconds).
+_PROBE_INTERVAL: Final = 0.2
+_BLOCKED_AFTER: Final = 1.0
 
 
 def parse_address(text: str, flag: str = "address") -> tuple[str, int]:
@@ -128,6 +144,35 @@ class ServeOptions:
     request_timeout: float | None = None
     handle_signals: bool = True
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServeOptions:
+        """Defaults, with ``TRIO_COORD_GRACE_PERIOD`` and ``TRIO_COORD_TERMINAL_TIMEOUT`` applied.
+
+        Raises:
+            ValueError: naming the variable, when a value is not a positive
+                number of seconds.
+        """
+        env = os.environ if env is None else env
+
+        def seconds(name: str, default: float) -> float:
+            raw = env.get(name, "")
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+            if not 0 < value < 86400:
+                raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
+            return value
+
+        defaults = cls()
+        return replace(
+            defaults,
+            grace_period=seconds("TRIO_COORD_GRACE_PERIOD", defaults.grace_period),
+            terminal_timeout=seconds("TRIO_COORD_TERMINAL_TIMEOUT", defaults.terminal_timeout),
+        )
+
 
 class _Fatal(Exception):
     """A failure that ends serve before a terminal frame could be delivered."""
@@ -162,7 +207,10 @@ async def serve(
 
     Blocks until the task has run and its terminal message was delivered (or
     could not be). Never raises for a supervisor or task failure: problems are
-    logged (to the logs socket when connected, and to standard error).
+    logged (to the logs socket when connected, and to standard error). An
+    unexpected error inside trio_coord itself is logged with its traceback;
+    if it happens before a terminal frame was sent, a failure terminal frame
+    is still sent when the comm socket allows.
 
     Args:
         bundle: the tasks this executable serves.
@@ -178,10 +226,12 @@ async def serve(
             watchdog thread is started.
 
     Returns:
-        0 when a terminal message was delivered, 1 otherwise.
+        The exit code of the terminal-frame contract: 0 when a terminal
+        frame was written whole (acknowledged or not), 1 otherwise.
 
     Exception groups: none escape; ``KeyboardInterrupt`` is not raised,
-    because SIGINT is handled as a cooperative cancel.
+    because SIGINT is handled as a cooperative cancel. A cancellation of
+    ``serve`` from outside propagates.
     """
     session = _Session(bundle, log_handler, options or ServeOptions(), on_abandon)
     code = 1
@@ -190,6 +240,10 @@ async def serve(
     except* _Fatal as group:
         for exc in group.exceptions:
             _report_fatal(str(exc))
+    except* Exception as group:  # a bug of ours: say so, keep the contract
+        logger.critical("trio_coord failed internally", exc_info=group)
+        _report_fatal(f"internal error: {describe_exception(group.exceptions[0])}")
+        code = session.gate.exit_code()
     return code
 
 
@@ -202,6 +256,7 @@ class _Stopper:
         self.grace_over = trio.Event()
         self._scopes: set[trio.CancelScope] = set()
         self._nursery: trio.Nursery | None = None
+        self._startup_scope: trio.CancelScope | None = None
 
     def attach(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -214,12 +269,28 @@ class _Stopper:
         self._scopes.add(scope)
         return scope
 
+    @contextlib.contextmanager
+    def shortened_by_stop(self, scope: trio.CancelScope) -> Iterator[None]:
+        """While inside, a stop brings ``scope``'s deadline to at most the grace period."""
+        self._startup_scope = scope
+        if self.reason is not None:
+            self._shorten(scope)
+        try:
+            yield
+        finally:
+            self._startup_scope = None
+
+    def _shorten(self, scope: trio.CancelScope) -> None:
+        scope.deadline = min(scope.deadline, trio.current_time() + self.grace_period)
+
     def stop(self, reason: str) -> None:
         if self.reason is not None:
             return
         self.reason = reason
         for scope in self._scopes:
             scope.cancel()
+        if self._startup_scope is not None:
+            self._shorten(self._startup_scope)
         if self._nursery is not None:
             self._nursery.start_soon(self._grace_timer)
 
@@ -231,37 +302,74 @@ class _Stopper:
 class _Watchdog:
     """A thread that reports for a task whose event loop stays blocked after a signal.
 
-    The signal handler calls :meth:`signalled`; the session calls
-    :meth:`finish` once the terminal message is handled. If a signal came and
-    ``finish`` does not follow within ``deadline`` seconds, the thread runs
-    ``emergency`` (which must not return).
+    The signal handler calls :meth:`signalled` (one non-blocking write to a
+    pipe: safe in a signal handler, whatever the interrupted code holds). The
+    thread then probes the event loop every ``_PROBE_INTERVAL`` seconds with
+    ``run_sync_soon``; once ``deadline`` seconds have passed since the
+    signal and the loop has run none of its probes for ``_BLOCKED_AFTER``
+    seconds, it calls ``emergency`` (which must not return). :meth:`finish`
+    (from the trio thread) stands it down.
     """
 
-    def __init__(self, deadline: float, emergency: Callable[[], None]) -> None:
+    def __init__(
+        self, deadline: float, token: trio.lowlevel.TrioToken, emergency: Callable[[], None]
+    ) -> None:
         self._deadline = deadline
+        self._token = token
         self._emergency = emergency
-        self._wake = threading.Event()
-        self._finished = threading.Event()
+        self._finished = False
+        self._last_beat = 0.0
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
         self._thread = threading.Thread(target=self._run, name="trio_coord-watchdog", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def signalled(self) -> None:
-        self._wake.set()
+        """Wake the thread (safe in a signal handler: one non-blocking ``write``)."""
+        self._poke(b"s")
 
     def finish(self) -> None:
-        self._finished.set()
-        self._wake.set()
+        """The terminal message is handled: the thread stands down."""
+        self._finished = True
+        self._poke(b"f")
+
+    def _poke(self, byte: bytes) -> None:
+        with contextlib.suppress(OSError):  # a full pipe is already a wake-up
+            os.write(self._write_fd, byte)
+
+    def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+
+    def _wait(self, poller: select.poll, seconds: float | None) -> None:
+        if poller.poll(None if seconds is None else int(seconds * 1000)):
+            with contextlib.suppress(OSError):
+                os.read(self._read_fd, 4096)
 
     def _run(self) -> None:
-        self._wake.wait()
-        if not self._finished.wait(self._deadline):
-            self._emergency()
+        poller = select.poll()
+        poller.register(self._read_fd, select.POLLIN)
+        self._wait(poller, None)
+        woke = self._last_beat = time.monotonic()
+        while not self._finished:
+            try:
+                self._token.run_sync_soon(self._beat)
+            except trio.RunFinishedError:
+                return
+            now = time.monotonic()
+            if now - woke >= self._deadline and now - self._last_beat >= _BLOCKED_AFTER:
+                self._emergency()
+                return
+            self._wait(poller, _PROBE_INTERVAL)
 
     def join(self) -> None:
+        """Stand down, wait (bounded) for the thread, and close the pipe."""
         self.finish()
         self._thread.join(timeout=1.0)
+        if not self._thread.is_alive():
+            os.close(self._read_fd)
+            os.close(self._write_fd)
 
 
 class _Session:
@@ -279,10 +387,14 @@ class _Session:
         self.options = options
         self.on_abandon = on_abandon
         self.stopper = _Stopper(options.grace_period)
+        self.gate = TerminalGate()
+        # Held around every write to the comm socket, so that the watchdog
+        # thread can write a frame of its own only between two of ours.
+        self.write_lock = threading.Lock()
         self.details: StartupDetails | None = None
         self.comm: CoordinatorComm | None = None
         self.comm_stream: trio.SocketStream | None = None
-        self.terminal_handled = False
+        self.watchdog_frame_id: int | None = None  # reserved on the trio thread
         self.watchdog: _Watchdog | None = None
         self.first_signal: str | None = None  # set by the signal handler itself
 
@@ -290,25 +402,26 @@ class _Session:
         async with trio.open_nursery() as nursery:
             self.stopper.attach(nursery)
             with self._signal_handlers():
+                streams = None
+                with self.stopper.new_scope():
+                    streams = await _dial_both(comm_address, logs_address, self.options)
+                if streams is None or self.stopper.reason is not None:
+                    if streams is not None:
+                        for stream in streams:
+                            if stream is not None:
+                                await trio.aclose_forcefully(stream)
+                    raise _Fatal(f"{self.stopper.reason} before the task started")
+                comm_stream, logs_stream = streams
+                self.comm_stream = comm_stream
                 try:
-                    with self.stopper.new_scope():
-                        streams = await _dial_both(comm_address, logs_address, self.options)
-                    if self.stopper.reason is not None:
-                        raise _Fatal(f"{self.stopper.reason} before the task started")
-                    comm_stream, logs_stream = streams
-                    self.comm_stream = comm_stream
-                    try:
-                        if self.log_handler is not None:
-                            if logs_stream is not None:
-                                await nursery.start(self.log_handler.run_sender, logs_stream)
-                            else:
-                                self.log_handler.detach()
-                        code = await self._run_task(nursery, comm_stream)
-                    finally:
-                        await self._close(comm_stream, logs_stream)  # noqa: ASYNC102 - _close shields itself, bounded
+                    if self.log_handler is not None:
+                        if logs_stream is not None:
+                            await nursery.start(self.log_handler.run_sender, logs_stream)
+                        else:
+                            self.log_handler.detach()
+                    code = await self._run_task(nursery, comm_stream)
                 finally:
-                    if self.watchdog is not None:
-                        self.watchdog.join()
+                    await self._close(comm_stream, logs_stream)  # noqa: ASYNC102 - _close shields itself, bounded
             nursery.cancel_scope.cancel()
         return code
 
@@ -329,15 +442,19 @@ class _Session:
             yield
             return
         token = trio.lowlevel.current_trio_token()
+        watchdog = None
         if self.on_abandon is not None:
-            self.watchdog = _Watchdog(self.options.grace_period + 1.0, self._emergency)
-            self.watchdog.start()
+            watchdog = _Watchdog(self.options.grace_period + 1.0, token, self._emergency)
+            watchdog.start()
+            self.watchdog = watchdog
 
         def handler(signum: int, frame: types.FrameType | None) -> None:
+            # Runs between two bytecodes of whatever the main thread was doing:
+            # nothing here may block or take a lock.
             if self.first_signal is None:
                 self.first_signal = f"received {signal.Signals(signum).name}"
-            if self.watchdog is not None:
-                self.watchdog.signalled()
+            if watchdog is not None:
+                watchdog.signalled()
             with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(self._on_signal, signum)
 
@@ -349,6 +466,8 @@ class _Session:
                 # A process about to exit (the CLI) keeps ignoring signals: a
                 # late SIGTERM must not turn a reported run into a killed one.
                 signal.signal(signum, signal.SIG_IGN if self.on_abandon is not None else old)
+            if watchdog is not None:
+                watchdog.join()
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
@@ -359,45 +478,59 @@ class _Session:
         self.stopper.stop(f"received {name}")
 
     def _emergency(self) -> None:
-        """Watchdog thread: the event loop stayed blocked past the grace period."""
+        """Watchdog thread: the event loop stayed blocked past the grace period after a signal."""
         reason = self.stopper.reason or self.first_signal or "a signal"
-        code = 1
-        comm, details, stream = self.comm, self.details, self.comm_stream
         problem = "the task blocked the event loop"
-        if comm is None or details is None or stream is None:
+        # Taken and never given back: once the process is being abandoned, no
+        # frame of the trio side may follow (bounded: the trio side holds it
+        # for one non-blocking system call at a time).
+        locked = self.write_lock.acquire(timeout=1.0)
+        comm, details, stream, frame_id = self.comm, self.details, self.comm_stream, self.watchdog_frame_id
+        if comm is None or details is None or stream is None or frame_id is None:
             problem += " before it started"
-        elif self.terminal_handled:
-            problem += " after its terminal message was sent"
-            code = 0
-        elif comm.closed or comm.writing:
-            problem += "; the comm socket cannot take a frame now"
         else:
             terminal = _failure_terminal(details, f"the task blocked the event loop after {reason}")
-            payload = encode_request(comm.next_id(), terminal.to_wire())
-            try:
-                with socket.socket(fileno=os.dup(stream.socket.fileno())) as raw:
-                    raw.settimeout(1.0)
-                    raw.sendall(frame_prefix(len(payload)) + payload)
-                code = 0
-                problem += f"; sent {terminal.type_name} on its behalf"
-            except OSError as exc:
-                problem += f"; could not send the terminal message ({exc})"
+            phase = self.gate.phase
+            if phase is not TerminalPhase.NONE:
+                problem += f" after its terminal message was {phase.name.lower()}"
+            elif not locked:
+                problem += "; the comm socket stayed busy"
+            elif comm.closed or comm.mid_frame:
+                problem += "; the comm socket cannot take a frame now"
+            elif self.gate.claim("watchdog", terminal):
+                try:
+                    write_frame_blocking(stream.socket.fileno(), frame_id, terminal)
+                except (OSError, LocalProtocolError) as exc:
+                    problem += f"; could not send the terminal message ({exc})"
+                else:
+                    self.gate.advance("watchdog", TerminalPhase.WRITTEN)
+                    problem += f"; sent {terminal.type_name} on its behalf"
+            else:
+                problem += "; the trio side claimed the terminal message meanwhile"
         if self.log_handler is not None:
-            self.log_handler.detach()  # buffered lines go to stderr now
+            self.log_handler.detach(timeout=1.0)  # buffered lines go to stderr now
         _report_fatal(f"{problem} ({self.options.grace_period:g} s grace after {reason}); exiting")
         assert self.on_abandon is not None
-        self.on_abandon(code)
+        self.on_abandon(self.gate.exit_code())
 
     # ------------------------------------------------------------------ the task
 
     async def _run_task(self, nursery: trio.Nursery, comm_stream: trio.SocketStream) -> int:
-        comm = CoordinatorComm(comm_stream, nursery)
+        comm = CoordinatorComm(comm_stream, nursery, write_lock=self.write_lock)
         self.comm = comm
         details = await _read_startup(comm, self.options, self.stopper)
         if details is None:
             return 1
+        self.watchdog_frame_id = comm.next_id()
         self.details = details
         ti = details.ti
+        comm.start_reader()
+        client = CoordinatorClient(comm, request_timeout=self.options.request_timeout)
+        if self.stopper.reason is not None:
+            logger.error(
+                "task %s.%s not started: %s before it could start", ti.dag_id, ti.task_id, self.stopper.reason
+            )
+            return await self._deliver_terminal(client, _failure_terminal(details, "cancelled"))
         logger.info(
             "starting task %s.%s run %s (try %d) from bundle %s %s",
             ti.dag_id,
@@ -407,8 +540,6 @@ class _Session:
             self.bundle.name,
             self.bundle.version,
         )
-        comm.start_reader()
-        client = CoordinatorClient(comm, request_timeout=self.options.request_timeout)
         task_done = trio.Event()
 
         async def watch_comm() -> None:
@@ -425,7 +556,13 @@ class _Session:
 
         async def run() -> None:
             scope = self.stopper.new_scope()
-            terminals.append(await run_task(self.bundle, details, client, cancel_scope=scope))
+            try:
+                terminals.append(await run_task(self.bundle, details, client, cancel_scope=scope))
+            except Exception as exc:  # a bug of ours: the run is still reported
+                logger.critical("trio_coord failed while running the task", exc_info=exc)
+                terminals.append(
+                    _failure_terminal(details, f"trio_coord internal error: {describe_exception(exc)}")
+                )
             task_done.set()
 
         nursery.start_soon(run)
@@ -451,8 +588,7 @@ class _Session:
             terminal = _failure_terminal(
                 details, "the task did not stop within the grace period after cancellation"
             )
-        code = await _send_terminal(client, terminal, self.options)
-        self.terminal_handled = True
+        code = await self._deliver_terminal(client, terminal)
         if self.watchdog is not None:
             self.watchdog.finish()
         if not task_done.is_set() and self.on_abandon is not None:
@@ -461,6 +597,69 @@ class _Session:
                     await self.log_handler.wait_drained()
             self.on_abandon(code)
         return code
+
+    async def _deliver_terminal(self, client: CoordinatorClient, terminal: TerminalMessage) -> int:
+        """Send ``terminal`` as the one terminal frame, unless the watchdog already did; return the exit code.
+
+        Shielded from cancellation and bounded by ``terminal_timeout``. A
+        terminal message that cannot be encoded (nothing is sent) is replaced
+        once by a failure naming why.
+        """
+        details = self.details
+        assert details is not None
+        gate = self.gate
+        with trio.move_on_after(self.options.terminal_timeout, shield=True) as scope:  # noqa: ASYNC912
+            attempts = [terminal]
+            pending = None
+            while attempts and pending is None:
+                attempt = attempts.pop()
+                if not gate.claim("runtime", attempt):
+                    # The watchdog claimed it while the event loop was blocked;
+                    # it ends the process once its frame is written.
+                    logger.warning("the watchdog is reporting the task; not sending %s", attempt.type_name)
+                    await trio.sleep(2 * _BLOCKED_AFTER)
+                    return gate.exit_code()
+                try:
+                    pending = await client.comm.submit(attempt.to_wire())
+                except LocalProtocolError as exc:  # nothing was written
+                    gate.release("runtime")
+                    logger.error("could not encode %s: %s", attempt.describe(), exc)
+                    if attempt is terminal:
+                        reason = f"could not encode {terminal.type_name}: {describe_exception(exc)}"
+                        attempts.append(_failure_terminal(details, reason))
+                except TrioCoordError as exc:
+                    _report_fatal(f"could not deliver {attempt.describe()}: {exc}")
+                    return gate.exit_code()
+            if pending is None:
+                _report_fatal(f"could not encode {terminal.describe()}, nor a failure in its place")
+                return gate.exit_code()
+            gate.advance("runtime", TerminalPhase.WRITTEN)
+            try:
+                await pending.wait()
+            except ApiError as exc:
+                # Delivered: the supervisor replays the failed API call after we exit.
+                logger.warning("the supervisor could not record %s: %s", attempt.type_name, exc)
+            except DispatcherClosed as exc:
+                logger.warning(
+                    "%s was sent, but the comm socket closed before its reply: %s", attempt.type_name, exc
+                )
+            else:
+                gate.advance("runtime", TerminalPhase.ACKNOWLEDGED)
+                logger.debug("terminal message %s acknowledged", attempt.type_name)
+            finally:
+                pending.abandon()
+        if scope.cancelled_caught:
+            if gate.phase is TerminalPhase.WRITTEN:
+                logger.warning(
+                    "%s was sent, but no reply came within %g s",
+                    terminal.type_name,
+                    self.options.terminal_timeout,
+                )
+            else:
+                _report_fatal(
+                    f"could not deliver {terminal.describe()} within {self.options.terminal_timeout:g} s"
+                )
+        return gate.exit_code()
 
 
 def _failure_terminal(details: StartupDetails, reason: str) -> TerminalMessage:
@@ -472,37 +671,51 @@ def _failure_terminal(details: StartupDetails, reason: str) -> TerminalMessage:
 async def _dial_both(
     comm_address: tuple[str, int], logs_address: tuple[str, int], options: ServeOptions
 ) -> tuple[trio.SocketStream, trio.SocketStream | None]:
-    results: dict[str, outcome.Outcome[trio.SocketStream]] = {}
+    """Dial both sockets at once; a logs socket that cannot be reached is ``None``.
+
+    Raises:
+        _Fatal: the comm socket cannot be reached.
+
+    Cancellation: propagates, closing whichever socket was already open.
+    """
+    streams: dict[str, trio.SocketStream] = {}
+    failures: dict[str, _Fatal] = {}
 
     async def dial(name: str, address: tuple[str, int]) -> None:
-        results[name] = await outcome.acapture(_dial, address, name, options.dial_timeout)
+        try:
+            streams[name] = await _dial(address, name, options.dial_timeout)
+        except _Fatal as exc:
+            failures[name] = exc
 
-    async with trio.open_nursery() as dialers:
-        dialers.start_soon(dial, "comm", comm_address)
-        dialers.start_soon(dial, "logs", logs_address)
-    if len(results) < 2:  # cancelled while dialling
-        for result in results.values():
-            if isinstance(result, outcome.Value):
-                await result.value.aclose()
-        raise _Fatal("stopped while connecting to the supervisor")
-    logs = results["logs"]
-    if isinstance(logs, outcome.Error):
-        message = str(logs.error)
+    try:
+        async with trio.open_nursery() as dialers:
+            dialers.start_soon(dial, "comm", comm_address)
+            dialers.start_soon(dial, "logs", logs_address)
+    except BaseException:
+        for stream in streams.values():
+            await trio.aclose_forcefully(stream)
+        raise
+    if "comm" in failures:
+        if "logs" in streams:
+            await trio.aclose_forcefully(streams["logs"])
+        raise failures["comm"]
+    if "logs" in failures:
+        message = str(failures["logs"])
         logger.warning("%s; log lines go to standard error instead", message)
         print(f"trio_coord: warning: {message}; logging to stderr", file=sys.stderr, flush=True)
-        return results["comm"].unwrap(), None
-    logs_stream = logs.unwrap()
-    comm_result = results["comm"]
-    if isinstance(comm_result, outcome.Error):
-        await logs_stream.aclose()
-    return comm_result.unwrap(), logs_stream
+    return streams["comm"], streams.get("logs")
 
 
 async def _read_startup(
     comm: CoordinatorComm, options: ServeOptions, stopper: _Stopper
 ) -> StartupDetails | None:
-    # read_message always checkpoints, so these scopes can always cancel it.
-    with trio.move_on_after(options.startup_timeout) as timeout_scope, stopper.new_scope():  # noqa: ASYNC912
+    # read_message always checkpoints, so the scope can always cancel it. A
+    # stop shortens the wait to the grace period rather than ending it: with
+    # the details in hand the run can still be reported.
+    with (
+        trio.move_on_after(options.startup_timeout) as timeout_scope,  # noqa: ASYNC912
+        stopper.shortened_by_stop(timeout_scope),
+    ):
         try:
             frame = await comm.read_message()
         except DispatcherClosed as exc:
@@ -511,11 +724,11 @@ async def _read_startup(
         except RemoteProtocolError as exc:
             _report_fatal(f"the supervisor's first frame is not valid: {exc}")
             return None
-    if stopper.reason is not None:
-        _report_fatal(f"{stopper.reason} before the task started")
-        return None
     if timeout_scope.cancelled_caught:
-        _report_fatal(f"no StartupDetails from the supervisor within {options.startup_timeout:g} s")
+        if stopper.reason is not None:
+            _report_fatal(f"{stopper.reason} before the task started")
+        else:
+            _report_fatal(f"no StartupDetails from the supervisor within {options.startup_timeout:g} s")
         return None
     if frame.error is not None:
         _report_fatal(f"the supervisor's first frame is an error: {frame.error}")
@@ -529,36 +742,3 @@ async def _read_startup(
     except RemoteProtocolError as exc:
         _report_fatal(f"invalid StartupDetails: {exc}")
         return None
-
-
-async def _send_terminal(client: CoordinatorClient, terminal: TerminalMessage, options: ServeOptions) -> int:
-    sent = False
-    with trio.move_on_after(options.terminal_timeout, shield=True) as scope:  # noqa: ASYNC912
-        try:
-            pending = await client.comm.submit(terminal.to_wire())
-        except TrioCoordError as exc:
-            _report_fatal(f"could not deliver {terminal.describe()}: {exc}")
-            return 1
-        sent = True
-        try:
-            await pending.wait()
-        except ApiError as exc:
-            # Delivered: the supervisor replays the failed API call after we exit.
-            logger.warning("the supervisor could not record %s: %s", terminal.type_name, exc)
-        except DispatcherClosed as exc:
-            logger.warning(
-                "%s was sent, but the comm socket closed before its reply: %s", terminal.type_name, exc
-            )
-        else:
-            logger.debug("terminal message %s acknowledged", terminal.type_name)
-        finally:
-            pending.abandon()
-    if scope.cancelled_caught:
-        if sent:
-            logger.warning(
-                "%s was sent, but no reply came within %g s", terminal.type_name, options.terminal_timeout
-            )
-            return 0
-        _report_fatal(f"could not deliver {terminal.describe()} within {options.terminal_timeout:g} s")
-        return 1
-    return 0

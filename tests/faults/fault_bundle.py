@@ -184,3 +184,126 @@ def _is_socket(fd: int) -> bool:
         return os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
     except OSError:
         return False
+
+
+# ----------------------------------------------------------------- cancellation and terminal frames
+
+
+@dag.task
+async def nursery_sleepers(ctx: TaskContext) -> None:
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(trio.sleep, 60)
+        ctx.log.info("sleeping")
+
+
+@dag.task
+async def nested_nurseries(ctx: TaskContext) -> None:
+    async def inner() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep, 60)
+            nursery.start_soon(trio.sleep, 60)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(inner)
+        nursery.start_soon(inner)
+        nursery.start_soon(trio.sleep, 60)
+        ctx.log.info("sleeping")
+
+
+@dag.task
+async def error_among_cancellations(ctx: TaskContext) -> None:
+    async def fails_when_cancelled() -> None:
+        try:
+            await trio.sleep(60)
+        finally:
+            raise RuntimeError("cleanup failed")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.sleep, 60)
+        nursery.start_soon(fails_when_cancelled)
+        nursery.start_soon(trio.sleep, 60)
+        ctx.log.info("sleeping")
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@dag.task
+async def raises_unprintable(ctx: TaskContext) -> None:
+    raise Unprintable
+
+
+HUGE = 5_000_000
+
+
+@dag.task
+async def raises_huge_message(ctx: TaskContext) -> None:
+    raise ValueError("x" * HUGE)
+
+
+@dag.task
+async def succeeds_quietly(ctx: TaskContext) -> None:
+    ctx.log.info("done")
+
+
+@dag.task
+async def scripted(ctx: TaskContext) -> None:
+    """What the randomized invariant test asks for, in TRIO_COORD_FAULT_SCRIPT.
+
+    The task prints what it did (``OUTCOME <what>``) to standard output, a
+    synchronous write that leaves even when the event loop is blocked.
+    """
+    script = os.environ["TRIO_COORD_FAULT_SCRIPT"]
+
+    def outcome(what: str) -> None:
+        print(f"OUTCOME {what}", flush=True)
+
+    ctx.log.info("task started")
+    try:
+        if script == "succeed":
+            await trio.sleep(0.3)
+        elif script == "fail":
+            await trio.sleep(0.3)
+            outcome("raised")
+            raise ValueError("scripted failure")
+        elif script == "nursery":
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):
+                    nursery.start_soon(trio.sleep, 0.4)
+        elif script == "shielded":
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2.5)  # longer than the test's grace period
+        elif script == "blocks":
+            print("blocking the event loop now", flush=True)
+            time.sleep(3.5)  # noqa: ASYNC251 - the point: longer than grace + 1 s
+        else:
+            raise AssertionError(f"unknown script {script!r}")
+    except trio.Cancelled:
+        outcome("cancelled")
+        raise
+    except BaseExceptionGroup as group:
+        if (
+            group.subgroup(trio.Cancelled) is not None
+            and group.subgroup(lambda e: not isinstance(e, trio.Cancelled)) is None
+        ):
+            outcome("cancelled")
+        raise
+    outcome("succeeded")
+
+
+@dag.task
+async def logs_sensitive_extra(ctx: TaskContext) -> None:
+    ctx.log.info(
+        "connecting",
+        extra={
+            "password": "hunter2-password",
+            "db": {"host": "db.local", "api_key": "k3y-value"},
+            "retries": 3,
+        },
+    )

@@ -15,6 +15,7 @@ it outlives it, and the run fails. Loopback only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -70,6 +71,18 @@ class Fault:
     signals: tuple[signal.Signals, ...] = ()
     signal_on: str = ""
     signal_on_stdout: str = ""
+    #: ... or once the comm socket is accepted (before StartupDetails is sent)
+    signal_on_connect: bool = False
+    #: ... or once a terminal frame arrives (while its acknowledgement is pending)
+    signal_on_terminal: bool = False
+    #: wait this long after accepting the comm socket before sending StartupDetails
+    startup_delay: float = 0.0
+    #: acknowledge terminal frames after this many seconds; None: never
+    terminal_ack_delay: float | None = 0.0
+    #: close the comm socket once the task logs this event (the supervisor goes away)
+    close_comm_on: str = ""
+    #: close the comm socket as soon as a terminal frame arrives, without acknowledging it
+    close_comm_on_terminal: bool = False
 
 
 @dataclass
@@ -83,6 +96,8 @@ class FaultRun:
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     raw_log_bytes: bytes = b""
+    #: when each terminal frame arrived (trio.current_time(), like ``elapsed``'s start)
+    terminal_times: list[float] = field(default_factory=list)
 
     @property
     def terminals(self) -> list[dict[str, object]]:
@@ -167,6 +182,7 @@ async def run_faulty(
     )
     signalled = trio.Event()
     exited = trio.Event()
+    close_comm = trio.Event()
     try:
         with trio.fail_after(bound):
             async with trio.open_nursery() as nursery:
@@ -175,9 +191,9 @@ async def run_faulty(
                 trigger = (fault.signal_on_stdout, signalled)
                 nursery.start_soon(_read_lines, process.stdout, run.stdout, trigger)
                 nursery.start_soon(_read_lines, process.stderr, run.stderr)
-                nursery.start_soon(_serve_comm, comm_listener, details, fault, run)
+                nursery.start_soon(_serve_comm, comm_listener, details, fault, run, signalled, close_comm)
                 if fault.logs != "refuse":
-                    nursery.start_soon(_serve_logs, logs_listener, fault, run, signalled, exited)
+                    nursery.start_soon(_serve_logs, logs_listener, fault, run, signalled, exited, close_comm)
                 if fault.signals:
                     nursery.start_soon(_deliver_signals, process, fault.signals, signalled)
                 run.exit_code = await process.wait()
@@ -224,7 +240,12 @@ async def _deliver_signals(
 
 
 async def _serve_logs(
-    listener: trio.SocketListener, fault: Fault, run: FaultRun, signalled: trio.Event, exited: trio.Event
+    listener: trio.SocketListener,
+    fault: Fault,
+    run: FaultRun,
+    signalled: trio.Event,
+    exited: trio.Event,
+    close_comm: trio.Event,
 ) -> None:
     stream = await listener.accept()
     async with stream:
@@ -243,42 +264,93 @@ async def _serve_logs(
                 run.log_lines.append(record)
                 if fault.signal_on and record.get("event") == fault.signal_on:
                     signalled.set()
+                if fault.close_comm_on and record.get("event") == fault.close_comm_on:
+                    close_comm.set()
 
 
 async def _serve_comm(
-    listener: trio.SocketListener, details: dict[str, object], fault: Fault, run: FaultRun
+    listener: trio.SocketListener,
+    details: dict[str, object],
+    fault: Fault,
+    run: FaultRun,
+    signalled: trio.Event,
+    close_comm: trio.Event,
 ) -> None:
     stream = await listener.accept()
-    async with stream:
-        if fault.first_frame is not None:
-            await stream.send_all(fault.first_frame)
-        else:
-            startup = encode_response(0, details)
-            await stream.send_all(frame_prefix(len(startup)) + startup)
-        if fault.close_after_first_frame:
-            return
-        decoder = FrameDecoder()
-        while True:  # noqa: ASYNC913 - receive_some checkpoints on every pass
-            while (payload := decoder.next_frame()) is not None:
-                request = decode_request(payload)
-                run.requests.append(request.body)
-                action = "reply" if request.body.get("type") in TERMINAL_TYPES else fault.on_request(request)
-                if action == "close":
+    async with stream, trio.open_nursery() as nursery:
+
+        async def close_when_asked() -> None:
+            await close_comm.wait()
+            await stream.aclose()
+
+        nursery.start_soon(close_when_asked)
+        if fault.signal_on_connect:
+            signalled.set()
+        if fault.startup_delay:
+            await trio.sleep(fault.startup_delay)
+        # the runtime may go away, or we close the socket on purpose
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await _play_comm(stream, details, fault, run, signalled, close_comm, nursery)
+        nursery.cancel_scope.cancel()
+
+
+async def _play_comm(
+    stream: trio.SocketStream,
+    details: dict[str, object],
+    fault: Fault,
+    run: FaultRun,
+    signalled: trio.Event,
+    close_comm: trio.Event,
+    nursery: trio.Nursery,
+) -> None:
+    send_lock = trio.Lock()  # delayed acknowledgements and replies never interleave
+
+    async def send(data: bytes) -> None:
+        async with send_lock:
+            await stream.send_all(data)
+
+    async def acknowledge_later(frame_id: int, delay: float) -> None:
+        await trio.sleep(delay)
+        reply = encode_response(frame_id, None)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await send(frame_prefix(len(reply)) + reply)
+
+    if fault.first_frame is not None:
+        await send(fault.first_frame)
+    else:
+        startup = encode_response(0, details)
+        await send(frame_prefix(len(startup)) + startup)
+    if fault.close_after_first_frame:
+        return
+    decoder = FrameDecoder()
+    while True:  # noqa: ASYNC913 - receive_some checkpoints on every pass
+        while (payload := decoder.next_frame()) is not None:
+            request = decode_request(payload)
+            run.requests.append(request.body)
+            if request.body.get("type") in TERMINAL_TYPES:
+                run.terminal_times.append(trio.current_time())
+                if fault.signal_on_terminal:
+                    signalled.set()
+                if fault.close_comm_on_terminal:
+                    close_comm.set()
                     return
-                if action == "ignore":
-                    continue
-                if isinstance(action, bytes):
-                    await stream.send_all(action)
-                    continue
-                reply = _answer(request, fault)
-                await stream.send_all(frame_prefix(len(reply)) + reply)
-            try:
-                data = await stream.receive_some(65536)
-            except trio.BrokenResourceError:
+                if fault.terminal_ack_delay is not None:
+                    nursery.start_soon(acknowledge_later, request.id, fault.terminal_ack_delay)
+                continue
+            action = fault.on_request(request)
+            if action == "close":
                 return
-            if not data:
-                return
-            decoder.receive_data(data)
+            if action == "ignore":
+                continue
+            if isinstance(action, bytes):
+                await send(action)
+                continue
+            reply = _answer(request, fault)
+            await send(frame_prefix(len(reply)) + reply)
+        data = await stream.receive_some(65536)
+        if not data:
+            return
+        decoder.receive_data(data)
 
 
 def _answer(request: RequestFrame, fault: Fault) -> bytes:

@@ -14,7 +14,7 @@ import tempfile
 import msgpack
 import pytest
 
-from .fault_bundle import LINES
+from .fault_bundle import HUGE, LINES
 from .harness import Fault, FaultRun, frame, run_faulty
 
 pytestmark = pytest.mark.usefixtures("io_budget")
@@ -266,3 +266,116 @@ async def test_stdin_is_never_read() -> None:
         run = await run_faulty("ok", stdin=stdin.fileno())
         assert run.exit_code == 0
         assert stdin.tell() == 0  # the shared file offset did not move
+
+
+# ----------------------------------------------------------------- one right terminal frame
+
+GRACE = 3.0  # ServeOptions' default grace period; the watchdog acts a second after it
+
+
+def assert_one_terminal(run: FaultRun, kind: str, **fields: object) -> dict[str, object]:
+    """Exactly one terminal frame, of ``kind`` with ``fields``; exit 0; no traceback."""
+    assert run.exit_code == 0, (run.exit_code, run.stderr[-10:])
+    assert len(run.terminals) == 1, run.terminals
+    terminal = run.terminals[0]
+    assert terminal["type"] == kind, terminal
+    for name, value in fields.items():
+        assert terminal[name] == value, (name, terminal)
+    assert "Traceback" not in run.stderr_text()
+    return terminal
+
+
+async def test_a_late_acknowledgement_after_sigterm_gets_no_second_terminal() -> None:
+    # The supervisor calls the Execution API (with retries) before it acknowledges a
+    # terminal frame; SIGTERM lands meanwhile. The watchdog must not send a second one.
+    fault = Fault(signals=(signal.SIGTERM,), signal_on_terminal=True, terminal_ack_delay=GRACE + 1.5)
+    run = await run_faulty("ok", fault)
+    assert_one_terminal(run, "SucceedTask")
+    assert not any("blocked the event loop" in line for line in run.stderr), run.stderr
+    assert "received SIGTERM: cancelling the task" in run.events()
+
+
+async def test_a_terminal_frame_never_acknowledged_still_exits_zero() -> None:
+    run = await run_faulty("ok", Fault(terminal_ack_delay=None), env={"TRIO_COORD_TERMINAL_TIMEOUT": "1"})
+    assert_one_terminal(run, "SucceedTask")
+    assert any("SucceedTask was sent, but no reply came within 1 s" in e for e in run.events())
+
+
+async def test_a_terminal_frame_never_acknowledged_with_a_signal_in_flight() -> None:
+    fault = Fault(signals=(signal.SIGTERM, signal.SIGINT), signal_on_terminal=True, terminal_ack_delay=None)
+    run = await run_faulty("ok", fault, env={"TRIO_COORD_TERMINAL_TIMEOUT": str(GRACE + 2)})
+    assert_one_terminal(run, "SucceedTask")
+    assert not any("blocked the event loop" in line for line in run.stderr), run.stderr
+
+
+async def test_the_comm_socket_closing_before_the_acknowledgement_exits_zero() -> None:
+    # The frame was written whole: the state is in it (the exit-code contract).
+    run = await run_faulty("ok", Fault(close_comm_on_terminal=True))
+    assert_one_terminal(run, "SucceedTask")
+
+
+async def test_a_signal_before_startup_details_still_reports_the_run() -> None:
+    fault = Fault(signals=(signal.SIGTERM,), signal_on_connect=True, startup_delay=0.5, max_tries=2)
+    run = await run_faulty("ok", fault)
+    assert_one_terminal(run, "RetryTask", retry_reason="cancelled")
+    assert "ok ran" not in run.events()  # the task never started
+    assert any("not started: received SIGTERM before it could start" in e for e in run.events())
+
+
+@pytest.mark.parametrize("task", ["nursery_sleepers", "nested_nurseries", "sleeps"])
+@pytest.mark.parametrize("max_tries", [0, 2])
+async def test_cancelling_a_task_with_nurseries_reports_a_cancellation(task: str, max_tries: int) -> None:
+    run = await run_faulty(task, Fault(signals=(signal.SIGTERM,), signal_on="sleeping", max_tries=max_tries))
+    if max_tries:
+        assert_one_terminal(run, "RetryTask", retry_reason="cancelled")
+    else:
+        assert_one_terminal(run, "TaskState", state="failed")
+    events = run.events()
+    assert any("was cancelled before it finished" in event for event in events), events
+    assert not any("ExceptionGroup" in event for event in events), events
+    assert run.elapsed < PROMPT
+
+
+async def test_an_error_among_cancellations_is_reported_by_the_error() -> None:
+    fault = Fault(signals=(signal.SIGTERM,), signal_on="sleeping", max_tries=2)
+    run = await run_faulty("error_among_cancellations", fault)
+    terminal = assert_one_terminal(run, "RetryTask")
+    assert terminal["retry_reason"] == "RuntimeError: cleanup failed"
+    failed = [
+        line for line in run.log_lines if "failed: RuntimeError: cleanup failed" in str(line.get("event"))
+    ]
+    assert failed, run.events()
+    # the log line carries the whole group
+    exception = failed[0]["exception"]
+    assert isinstance(exception, list)
+    assert exception[0]["is_group"] is True
+
+
+async def test_an_unprintable_exception_is_still_reported() -> None:
+    run = await run_faulty("raises_unprintable", Fault(max_tries=2))
+    assert_one_terminal(run, "RetryTask", retry_reason="Unprintable: <unprintable Unprintable>")
+    assert run.elapsed < PROMPT
+
+
+async def test_a_huge_exception_message_is_bounded() -> None:
+    run = await run_faulty("raises_huge_message", Fault(max_tries=2))
+    terminal = assert_one_terminal(run, "RetryTask")
+    reason = str(terminal["retry_reason"])
+    assert reason.startswith("ValueError: xxx")
+    assert len(reason) == 500  # Airflow's retry_reason column; cut with an ellipsis
+    assert reason.endswith("x…")
+    failed = next(line for line in run.log_lines if str(line.get("event", "")).startswith("task faults."))
+    event = str(failed["event"])  # the log line's reason is bounded too
+    assert event.endswith(f"... ({len('ValueError: ') + HUGE - 4096} more characters)")
+    assert len(event) < 4200
+
+
+async def test_extra_fields_with_sensitive_names_are_masked() -> None:
+    run = await run_faulty("logs_sensitive_extra")
+    assert run.exit_code == 0
+    line = next(line for line in run.log_lines if line.get("event") == "connecting")
+    assert line["password"] == "***"
+    assert line["db.api_key"] == "***"
+    assert line["db.host"] == "db.local"
+    assert line["retries"] == 3
+    assert "hunter2-password" not in run.raw_log_bytes.decode()
