@@ -450,3 +450,116 @@ def test_a_namespace_level_below_the_global_one_lets_its_records_through() -> No
     logging.getLogger("library").warning("kept too")
     events = [json.loads(line)["event"] for line in handler._chunks]
     assert events == ["kept", "kept too"]
+
+
+# ----------------------------------------------------------------- masking by name, stderr, process switches
+
+
+def test_extra_fields_whose_names_look_sensitive_are_masked() -> None:
+    handler = SocketLogHandler()
+    logger = make_logger(handler)
+    logger.info(
+        "connecting",
+        extra={
+            "password": "hunter2-password",
+            "db": {"host": "db.local", "api_key": "k3y"},  # short values too: the name decides
+            "tokens": ["t1", "t2"],
+            "secret_count": 3,  # not a string: kept, as Airflow keeps it
+            "user": "alice",
+        },
+    )
+    line = render(logger, handler)
+    assert line["password"] == "***"
+    assert line["db.api_key"] == "***"
+    assert line["db.host"] == "db.local"
+    assert line["tokens"] == ["***", "***"]
+    assert line["secret_count"] == 3
+    assert line["user"] == "alice"
+
+
+class SlowStderr:
+    """A standard error whose reader never reads until told to."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.data = bytearray()
+        self.buffer = self
+
+    def write(self, data: bytes) -> int:
+        self.release.wait(30)
+        self.data += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_slow_stderr_never_blocks_a_log_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trio_coord._logging import flush_stderr_fallback
+
+    slow = SlowStderr()
+    monkeypatch.setattr("sys.stderr", slow)
+    handler = SocketLogHandler()
+    handler.detach()  # fallback mode: every line goes to standard error
+    logger = make_logger(handler)
+    done = threading.Event()
+
+    def log_a_lot() -> None:
+        for i in range(2000):
+            logger.info("line %d", i, extra={"pad": "x" * 500})
+        done.set()
+
+    thread = threading.Thread(target=log_a_lot)
+    thread.start()
+    # If a log call waited for the stalled reader, this would time out (a hang detector).
+    assert done.wait(20)
+    assert not slow.data  # nothing could be written yet, and nothing was lost either
+    slow.release.set()
+    assert flush_stderr_fallback(timeout=20)
+    thread.join()
+    events = [json.loads(line)["event"] for line in bytes(slow.data).splitlines()]
+    assert events == [f"line {i}" for i in range(2000)]
+
+
+class Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_stack_info_and_call_sites_keep_working(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trio_coord import install_log_handler
+
+    for owns_process in (False, True):
+        handler = install_log_handler(SocketLogHandler(), owns_process=owns_process)
+        keep = Keep()
+        logger = logging.getLogger("stack.test")
+        logger.addHandler(keep)
+        try:
+            logger.warning("where am I", stack_info=True)
+        finally:
+            logger.removeHandler(keep)
+            logging.getLogger().removeHandler(handler)
+        (record,) = keep.records
+        assert record.stack_info is not None
+        assert "test_stack_info_and_call_sites_keep_working" in record.stack_info
+        assert record.filename == "test_logging.py"
+        assert record.funcName == "test_stack_info_and_call_sites_keep_working"
+        line = json.loads(handler._chunks[-1])
+        assert "test_stack_info_and_call_sites_keep_working" in line["stack"]
+
+
+def test_process_wide_switches_only_where_trio_coord_owns_the_process() -> None:
+    from trio_coord import install_log_handler
+
+    def switches() -> tuple[bool, bool]:
+        return (logging.logThreads, logging._srcfile is not None)
+
+    logging.logThreads = True
+    install_log_handler(SocketLogHandler())
+    assert switches() == (True, True)  # a test run, an application: left alone
+    install_log_handler(SocketLogHandler(), owns_process=True)
+    assert switches() == (False, True)  # serve, a packed bundle; the call site: never switched off

@@ -296,7 +296,9 @@ async def test_a_stop_while_dialling_propagates_and_closes_what_was_open(
     listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
     port = listener.socket.getsockname()[1]
 
-    async def fake_dial(address: tuple[str, int], what: str, seconds: float) -> trio.SocketStream:
+    async def fake_dial(
+        address: tuple[str, int], what: str, seconds: float, stopper: object = None
+    ) -> trio.SocketStream:
         if what == "logs":
             await trio.sleep_forever()  # the logs socket never connects
         stream = await trio.open_tcp_stream(*address)

@@ -183,15 +183,23 @@ def _report_fatal(message: str) -> None:
     print(f"trio_coord: error: {message}", file=sys.stderr, flush=True)
 
 
-async def _dial(address: tuple[str, int], what: str, seconds: float) -> trio.SocketStream:
+async def _dial(
+    address: tuple[str, int], what: str, seconds: float, stopper: _Stopper | None = None
+) -> trio.SocketStream:
     host, port = address
-    with trio.move_on_after(seconds) as scope:
+    with trio.move_on_after(seconds) as scope, _shortened(stopper, scope):
         try:
             return await trio.open_tcp_stream(host, port)
         except OSError as exc:
             raise _Fatal(f"cannot connect the {what} socket to {host}:{port}: {exc}") from exc
     assert scope.cancelled_caught
+    if stopper is not None and stopper.reason is not None:
+        raise _Fatal(f"{stopper.reason} before the {what} socket to {host}:{port} connected")
     raise _Fatal(f"cannot connect the {what} socket to {host}:{port}: timed out after {seconds:g} s")
+
+
+def _shortened(stopper: _Stopper | None, scope: trio.CancelScope) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext() if stopper is None else stopper.shortened_by_stop(scope)
 
 
 async def serve(
@@ -256,7 +264,7 @@ class _Stopper:
         self.grace_over = trio.Event()
         self._scopes: set[trio.CancelScope] = set()
         self._nursery: trio.Nursery | None = None
-        self._startup_scope: trio.CancelScope | None = None
+        self._shortened: set[trio.CancelScope] = set()
 
     def attach(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -271,14 +279,18 @@ class _Stopper:
 
     @contextlib.contextmanager
     def shortened_by_stop(self, scope: trio.CancelScope) -> Iterator[None]:
-        """While inside, a stop brings ``scope``'s deadline to at most the grace period."""
-        self._startup_scope = scope
+        """While inside, a stop brings ``scope``'s deadline to at most the grace period.
+
+        For the phases a stop must not cut short (connecting, reading
+        ``StartupDetails``): once they complete, the run can still be reported.
+        """
+        self._shortened.add(scope)
         if self.reason is not None:
             self._shorten(scope)
         try:
             yield
         finally:
-            self._startup_scope = None
+            self._shortened.discard(scope)
 
     def _shorten(self, scope: trio.CancelScope) -> None:
         scope.deadline = min(scope.deadline, trio.current_time() + self.grace_period)
@@ -289,8 +301,8 @@ class _Stopper:
         self.reason = reason
         for scope in self._scopes:
             scope.cancel()
-        if self._startup_scope is not None:
-            self._shorten(self._startup_scope)
+        for scope in self._shortened:
+            self._shorten(scope)
         if self._nursery is not None:
             self._nursery.start_soon(self._grace_timer)
 
@@ -402,16 +414,11 @@ class _Session:
         async with trio.open_nursery() as nursery:
             self.stopper.attach(nursery)
             with self._signal_handlers():
-                streams = None
-                with self.stopper.new_scope():
-                    streams = await _dial_both(comm_address, logs_address, self.options)
-                if streams is None or self.stopper.reason is not None:
-                    if streams is not None:
-                        for stream in streams:
-                            if stream is not None:
-                                await trio.aclose_forcefully(stream)
-                    raise _Fatal(f"{self.stopper.reason} before the task started")
-                comm_stream, logs_stream = streams
+                # A stop while connecting shortens the dial to the grace period:
+                # with the comm socket up, the run can still be reported.
+                comm_stream, logs_stream = await _dial_both(
+                    comm_address, logs_address, self.options, self.stopper
+                )
                 self.comm_stream = comm_stream
                 try:
                     if self.log_handler is not None:
@@ -669,7 +676,10 @@ def _failure_terminal(details: StartupDetails, reason: str) -> TerminalMessage:
 
 
 async def _dial_both(
-    comm_address: tuple[str, int], logs_address: tuple[str, int], options: ServeOptions
+    comm_address: tuple[str, int],
+    logs_address: tuple[str, int],
+    options: ServeOptions,
+    stopper: _Stopper | None = None,
 ) -> tuple[trio.SocketStream, trio.SocketStream | None]:
     """Dial both sockets at once; a logs socket that cannot be reached is ``None``.
 
@@ -683,7 +693,7 @@ async def _dial_both(
 
     async def dial(name: str, address: tuple[str, int]) -> None:
         try:
-            streams[name] = await _dial(address, name, options.dial_timeout)
+            streams[name] = await _dial(address, name, options.dial_timeout, stopper)
         except _Fatal as exc:
             failures[name] = exc
 

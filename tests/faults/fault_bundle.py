@@ -264,6 +264,7 @@ async def scripted(ctx: TaskContext) -> None:
     def outcome(what: str) -> None:
         print(f"OUTCOME {what}", flush=True)
 
+    print("task started", flush=True)
     ctx.log.info("task started")
     try:
         if script == "succeed":
@@ -288,10 +289,7 @@ async def scripted(ctx: TaskContext) -> None:
         outcome("cancelled")
         raise
     except BaseExceptionGroup as group:
-        if (
-            group.subgroup(trio.Cancelled) is not None
-            and group.subgroup(lambda e: not isinstance(e, trio.Cancelled)) is None
-        ):
+        if group.split(trio.Cancelled)[1] is None:  # nothing but cancellations
             outcome("cancelled")
         raise
     outcome("succeeded")
