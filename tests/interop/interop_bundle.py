@@ -106,3 +106,13 @@ async def waits_for_cancellation(ctx: TaskContext) -> str:
     ctx.log.info(WAITING_MARKER)
     await trio.sleep(60)
     return "slept the full minute"
+
+
+#: What ``succeeds`` logs; the test of a late acknowledgement looks for it.
+SUCCEEDING_MARKER = "nothing to do but succeed"
+
+
+@dag.task
+async def succeeds(ctx: TaskContext) -> None:
+    """Succeed at once, pushing nothing: the run's only terminal frame is ``SucceedTask``."""
+    ctx.log.info(SUCCEEDING_MARKER)

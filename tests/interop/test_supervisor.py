@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import signal
+import threading
+import time
+import uuid
 from unittest.mock import ANY
 
 import pytest
@@ -17,8 +20,19 @@ import pytest
 if importlib.util.find_spec("airflow") is None:
     pytest.skip("needs apache-airflow-task-sdk==1.3.2 (nox -s interop)", allow_module_level=True)
 
-from .harness import RUN_ID, ApiCall, FakeExecutionAPI, Result, run, start_call, state_call
-from .interop_bundle import WAITING_MARKER
+from trio_coord import ServeOptions
+
+from .harness import (
+    RUN_ID,
+    ApiCall,
+    FakeExecutionAPI,
+    Result,
+    run,
+    runtime_processes,
+    start_call,
+    state_call,
+)
+from .interop_bundle import SUCCEEDING_MARKER, WAITING_MARKER
 
 PASSWORD = "s3cr3t-pa55word"
 
@@ -260,3 +274,70 @@ def test_sigterm_while_the_task_sleeps_cancels_it_promptly(
     assert cancelled["level"] == "error"
     # Cancelled cooperatively: no "ignored cancellation ... reporting it as failed" on its behalf.
     assert not [r for r in result.log_records if "ignored cancellation" in str(r.get("event"))]
+
+
+# ---------------------------------------------------------------------- 7. SIGTERM during SucceedTask's reply
+
+#: The runtime's default timings (before issue 12, its watchdog thread sent a second
+#: terminal frame when no reply to the first had come grace + 1 s after a signal).
+DEFAULTS = ServeOptions()
+#: How long the fake Execution API holds the supervisor's ``PATCH …/state`` (success):
+#: 2 s past grace + 1 s, so that such a watchdog fires even on a loaded machine, and
+#: well inside the runtime's bound on awaiting the reply (``terminal_timeout``).
+LATE_ACK_DELAY = DEFAULTS.grace_period + 1.0 + 2.0
+
+
+class SigtermWhileSucceeding:
+    """A hook on ``PATCH …/state``: on the ``success`` call, SIGTERM the runtime, then stall.
+
+    Runs in the supervisor's thread, which handles ``SucceedTask`` by making this
+    call before it replies to the frame: the runtime gets the signal while it
+    awaits that reply, and the reply comes ``delay`` seconds later.
+    """
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.signalled_pid: int | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, call: ApiCall) -> None:
+        with self._lock:
+            if call.body.get("state") != "success" or self.signalled_pid is not None:
+                return
+            runtimes = runtime_processes()
+            if len(runtimes) != 1:
+                self.error = f"expected one runtime process, found {runtimes}"
+                return
+            runtimes[0].send_signal(signal.SIGTERM)
+            self.signalled_pid = runtimes[0].pid
+        time.sleep(self.delay)
+
+
+def test_sigterm_while_succeed_task_is_acknowledged_leaves_the_task_successful() -> None:
+    # Issue 12: the 1.3.2 supervisor keeps the last TaskState it receives, so a second
+    # terminal frame sent while SucceedTask awaits its reply would turn success into failure.
+    assert DEFAULTS.terminal_timeout > LATE_ACK_DELAY, "the runtime would stop awaiting the reply"
+    ti_id = uuid.uuid4()
+    api = FakeExecutionAPI(run_context={"max_tries": 0})
+    hook = SigtermWhileSucceeding(LATE_ACK_DELAY)
+    api.on("PATCH", f"task-instances/{ti_id}/state", hook)
+
+    result = run("interop", "succeeds", api=api, id=ti_id, timeout=30)
+
+    assert hook.error is None, hook.error
+    assert hook.signalled_pid == result.runtime_pid, "the SIGTERM did not reach the runtime"
+    assert (result.exit_code, result.final_state) == (0, "success"), result.describe_log()
+    # One terminal frame, SucceedTask, and the fake API's last state is success: a second
+    # one would add a state call (RetryTask at once, TaskState failed after the exit).
+    assert result.calls_without_heartbeats == [
+        start_call(result.ti),
+        state_call(result.ti, "success", task_outlets=[], outlet_events=[]),
+    ], result.describe_log()
+
+    assert result.record(logger="task.interop.succeeds", event=SUCCEEDING_MARKER)
+    assert result.record(logger="trio_coord.runner", event="task interop.succeeds succeeded")
+    received = result.record(logger="trio_coord.serve", event="received SIGTERM: cancelling the task")
+    assert received["signal"] == "SIGTERM"
+    assert "blocked the event loop" not in result.log_text, result.describe_log()
+    assert "no reply came" not in result.log_text, result.describe_log()
