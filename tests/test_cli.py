@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -217,3 +218,39 @@ async def test_comm_address_that_refuses_exits_non_zero(io_budget: None) -> None
     assert result.returncode == 1
     assert b"cannot connect the comm socket" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "TRIO_COORD_GRACE_PERIOD",
+            "soon",
+            "TRIO_COORD_GRACE_PERIOD must be a number of seconds, got 'soon'",
+        ),
+        ("TRIO_COORD_GRACE_PERIOD", "0", "TRIO_COORD_GRACE_PERIOD must be a positive number of seconds"),
+        ("TRIO_COORD_TERMINAL_TIMEOUT", "-1", "TRIO_COORD_TERMINAL_TIMEOUT must be a positive number"),
+        ("TRIO_COORD_TERMINAL_TIMEOUT", "nan", "TRIO_COORD_TERMINAL_TIMEOUT must be a positive number"),
+    ],
+)
+def test_serve_timing_variables_are_checked(name: str, value: str, message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "trio_coord", "serve", SAMPLE, "--comm=127.0.0.1:9", "--logs=127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, name: value},
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_options_from_the_environment() -> None:
+    from trio_coord._serve import ServeOptions
+
+    options = ServeOptions.from_env({"TRIO_COORD_GRACE_PERIOD": "1.5", "TRIO_COORD_TERMINAL_TIMEOUT": "4"})
+    assert (options.grace_period, options.terminal_timeout) == (1.5, 4.0)
+    assert ServeOptions.from_env({}) == ServeOptions()
