@@ -21,7 +21,16 @@ import trio
 import trio.testing
 from hypothesis import given, settings, strategies as st
 
-from trio_coord import CoordinatorComm, DispatcherClosed, LocalProtocolError, RemoteProtocolError, _framing
+from trio_coord import (
+    Bundle,
+    CoordinatorComm,
+    DispatcherClosed,
+    JsonValue,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TaskContext,
+    _framing,
+)
 from trio_coord._framing import (
     MAPPED_FRAME_SIZE,
     FrameDecoder,
@@ -34,6 +43,7 @@ from trio_coord._framing import (
 )
 from trio_coord._logging import SocketLogHandler
 from trio_coord._redact import register_secret
+from trio_coord.testing import TaskRunner
 
 
 def frame(payload: bytes) -> bytes:
@@ -442,6 +452,35 @@ async def test_socket_large_values_pushed_and_pulled_in_a_row_arrive_intact(
         assert sup.payloads[frame_id] == encode_request(frame_id, body), f"frame {frame_id}"
     assert stored == values
     assert pulled == values
+
+
+large_values_bundle = Bundle("large-values", "1.0")
+large_values_dag = large_values_bundle.dag("large_values")
+#: XComs over 256 KiB each: every push leaves the encoder as its packer's buffer (or a copy).
+LARGE_VALUES: dict[str, JsonValue] = {
+    f"v{n}": {"n": n, "blob": chr(ord("A") + n) * size, "rows": list(range(n, n + 300))}
+    for n, size in enumerate([300_000, 1_200_000, 300_000, 3_000_000])
+}
+
+
+@large_values_dag.task
+async def push_and_pull_large_values(ctx: TaskContext) -> dict[str, bool]:
+    for key, value in LARGE_VALUES.items():  # one after another
+        await ctx.xcom_push(key, value)
+    async with trio.open_nursery() as nursery:  # and all at once
+        for key, value in LARGE_VALUES.items():
+            nursery.start_soon(ctx.xcom_push, f"{key}_again", value)
+    pulled = {key: await ctx.xcom_pull("push_and_pull_large_values", key=key) for key in LARGE_VALUES}
+    return {key: pulled[key] == value for key, value in LARGE_VALUES.items()}
+
+
+async def test_a_task_pushes_and_pulls_large_values_intact() -> None:
+    run = await TaskRunner(large_values_bundle).run("large_values", "push_and_pull_large_values")
+    assert run.state == "success"
+    assert run.xcom() == dict.fromkeys(LARGE_VALUES, True)  # every pull decoded to what was pushed
+    for key, value in LARGE_VALUES.items():  # every push decoded to what was sent
+        assert run.xcom(key) == value
+        assert run.xcom(f"{key}_again") == value
 
 
 async def test_socket_blocked_writes_finish_whole_and_in_order(
