@@ -3,8 +3,9 @@
 # ///
 """Sessions for trio_coord. ``nox`` runs the default set on the running interpreter.
 
-Default (what CI runs): ``tests``, ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``, ``docs``.
-Opt-in: the version matrix (``nox -t matrix``), ``bench``.
+Default (what CI runs): ``tests``, ``tests_deps`` (the oldest and the latest runtime
+dependencies), ``faults``, ``interop``, ``e2e``, ``lint``, ``typecheck``, ``docs``.
+Opt-in: the version matrix on every supported Python (``nox -t matrix``), ``bench``.
 
 No session ever downloads an interpreter: the default sessions use the Python
 running nox, and the matrix sessions skip interpreters this machine lacks.
@@ -16,19 +17,43 @@ import os
 import time
 
 import nox
+from packaging.requirements import Requirement  # nox's own dependency
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
-nox.options.sessions = ["tests", "faults", "interop", "e2e", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "tests_deps", "faults", "interop", "e2e", "lint", "typecheck", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ALL_PYTHONS = nox.project.python_versions(PYPROJECT)
 
-# The oldest releases trio_coord supports, and the peers it interoperates with.
-OLDEST_RUNTIME_DEPS = ["trio==0.27.0", "msgpack==1.0.5", "outcome==1.2.0"]
+
+def _oldest_pins(requirements: list[str]) -> list[str]:
+    """Pin each requirement to its declared lower bound: ``"trio>=0.27"`` gives ``"trio==0.27"``.
+
+    Raises:
+        ValueError: a requirement has no single ``>=`` bound, so its oldest version is not declared.
+    """
+    pins = []
+    for text in requirements:
+        requirement = Requirement(text)
+        lower = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if len(lower) != 1:
+            raise ValueError(
+                f"pyproject.toml: runtime dependency {text!r} needs exactly one '>=' lower bound "
+                "(the oldest set that tests_deps installs is derived from it)"
+            )
+        pins.append(f"{requirement.name}=={lower[0]}")
+    return pins
+
+
+# The runtime dependencies as declared, the oldest releases trio_coord supports (derived from
+# the declaration, so what is promised and what is tested cannot drift apart), and the peers it
+# interoperates with.
+RUNTIME_DEPS: list[str] = PYPROJECT["project"]["dependencies"]
+OLDEST_RUNTIME_DEPS = _oldest_pins(RUNTIME_DEPS)
 TASK_SDK_VERSIONS = ["1.3.0", "1.3.1", "1.3.2"]
 # The Airflow release the end-to-end run deploys to (core 3.3.2 ships task-sdk 1.3.2).
 AIRFLOW_VERSION = "3.3.2"
@@ -47,11 +72,47 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("pytest", *args, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
+# Prints each named distribution's installed version; fails if one differs from its `==` pin.
+_CHECK_VERSIONS = """
+import sys
+from importlib.metadata import version
+from packaging.version import Version
+wrong = []
+for arg in sys.argv[1:]:
+    name, _, pinned = arg.partition("==")
+    installed = version(name)
+    print(f"{name} {installed}")
+    if pinned and Version(installed) != Version(pinned):
+        wrong.append(f"{name} {installed} is installed, not {pinned}")
+sys.exit("; ".join(wrong) or None)
+"""
+
+
+def _tests_with_deps(session: nox.Session, deps: str) -> None:
+    """Install trio_coord with the oldest or the latest runtime dependencies; run the unit and fault tests."""
+    if deps == "oldest":
+        _install_project(session, *_group("test"), *OLDEST_RUNTIME_DEPS)
+        session.run("python", "-c", _CHECK_VERSIONS, *OLDEST_RUNTIME_DEPS)
+    else:
+        names = [Requirement(text).name for text in RUNTIME_DEPS]
+        _install_project(session, *_group("test"))
+        session.install("--upgrade", *names)
+        session.run("python", "-c", _CHECK_VERSIONS, *names)
+    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/e2e")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
     _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults", "--ignore=tests/e2e")
+
+
+@nox.session
+@nox.parametrize("deps", ["oldest", "latest"])
+def tests_deps(session: nox.Session, deps: str) -> None:
+    """Unit and fault tests with the oldest runtime dependencies pyproject.toml accepts, and the latest."""
+    _tests_with_deps(session, deps)
 
 
 @nox.session
@@ -121,13 +182,8 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)
 @nox.parametrize("deps", ["oldest", "latest"])
 def tests_matrix(session: nox.Session, deps: str) -> None:
-    """Unit tests on every supported Python found here, with the oldest and latest dependencies."""
-    _install_project(session, *_group("test"))
-    if deps == "oldest":
-        session.install(*OLDEST_RUNTIME_DEPS)
-    else:
-        session.install("--upgrade", "trio", "msgpack", "outcome")
-    _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/e2e")
+    """``tests_deps`` on every supported Python found here."""
+    _tests_with_deps(session, deps)
 
 
 @nox.session(python=ALL_PYTHONS, tags=["matrix"], default=False)

@@ -7,21 +7,35 @@ same failures. Speed itself is measured by ``nox -s bench``, never here.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Final
 
+import msgpack
 import pytest
 import trio
 import trio.testing
 from hypothesis import given, settings, strategies as st
 
-from trio_coord import CoordinatorComm, DispatcherClosed, LocalProtocolError, RemoteProtocolError, _framing
+from trio_coord import (
+    Bundle,
+    CoordinatorComm,
+    DispatcherClosed,
+    JsonValue,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TaskContext,
+    _framing,
+)
 from trio_coord._framing import (
     MAPPED_FRAME_SIZE,
     FrameDecoder,
     RequestEncoder,
+    WireMap,
     decode_request,
     encode_request,
     encode_response,
@@ -29,6 +43,7 @@ from trio_coord._framing import (
 )
 from trio_coord._logging import SocketLogHandler
 from trio_coord._redact import register_secret
+from trio_coord.testing import TaskRunner
 
 
 def frame(payload: bytes) -> bytes:
@@ -154,6 +169,15 @@ def test_every_path_yields_the_same_frames(sizes: list[int], cuts: list[int]) ->
     assert got == payloads
 
 
+def packer_views_own_their_memory() -> bool:
+    """Whether this msgpack's ``Packer.getbuffer()`` keeps its memory alive (1.1+, or pure Python)."""
+    view = msgpack.Packer(autoreset=False).getbuffer()
+    try:
+        return _framing._owns_its_memory(view)
+    finally:
+        view.release()
+
+
 def test_request_encoder_matches_encode_request() -> None:
     encoder = RequestEncoder()
     small = encoder.encode(3, {"type": "GetVariable", "key": "k"})
@@ -162,11 +186,67 @@ def test_request_encoder_matches_encode_request() -> None:
     when = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
     body = {"type": "SetXCom", "value": "z" * 300_000, "end_date": when}
     large = encoder.encode(4, body)
-    assert isinstance(large, memoryview)  # the packer's buffer, not a copy
+    # The packer's buffer, not a copy, where msgpack's view owns it; msgpack 1.0's does not: a copy.
+    assert isinstance(large, memoryview if packer_views_own_their_memory() else bytes)
     assert large == encode_request(4, body)
     again = encoder.encode(5, {"type": "GetVariable", "key": "k"})  # a fresh buffer; the view is intact
     assert again == encode_request(5, {"type": "GetVariable", "key": "k"})
     assert large == encode_request(4, body)
+
+
+def test_request_encoder_large_payloads_in_a_row_stay_intact() -> None:
+    encoder = RequestEncoder()
+    bodies = {
+        frame_id: {"type": "SetXCom", "key": f"k{frame_id}", "value": chr(ord("a") + frame_id) * size}
+        for frame_id, size in enumerate([300_000, 1_200_000, 400_000, 2_500_000, 300_000])
+    }
+    payloads = {}
+    for frame_id, body in bodies.items():  # each packs where the last one's buffer was (or is)
+        payloads[frame_id] = encoder.encode(frame_id, body)
+        encoder.encode(100 + frame_id, {"type": "GetVariable", "key": "between"})
+    gc.collect()  # anything a payload did not keep alive is gone now
+    for frame_id, body in bodies.items():
+        assert payloads[frame_id] == encode_request(frame_id, body)
+
+
+_bare_memory_view = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int)(
+    ("PyMemoryView_FromMemory", ctypes.pythonapi)
+)
+_PyBUF_READ: Final = 0x100
+
+
+class BareViewPacker:
+    """A ``Packer`` whose ``getbuffer()`` is a bare view of its memory, as msgpack 1.0's compiled one."""
+
+    def __init__(self) -> None:
+        self._packer = msgpack.Packer(autoreset=False, use_bin_type=True, datetime=True)
+        self._memory = ctypes.create_string_buffer(0)
+
+    def pack(self, obj: object) -> None:
+        self._packer.pack(obj)
+
+    def reset(self) -> None:
+        self._packer.reset()
+
+    def getbuffer(self) -> memoryview:
+        data = self._packer.bytes()
+        self._memory = ctypes.create_string_buffer(data, len(data))
+        view = _bare_memory_view(ctypes.addressof(self._memory), len(data), _PyBUF_READ)
+        assert isinstance(view, memoryview)
+        assert not _framing._owns_its_memory(view)  # nothing keeps self._memory alive for it
+        return view
+
+
+def test_request_encoder_copies_a_view_that_does_not_own_its_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RequestEncoder, "_new_packer", staticmethod(BareViewPacker))
+    encoder = RequestEncoder()
+    body = {"type": "SetXCom", "value": "z" * 300_000}
+    large = encoder.encode(4, body)
+    assert isinstance(large, bytes)  # the packer it came from is dropped: a view would dangle
+    assert large == encode_request(4, body)
+    small = encoder.encode(5, {"type": "GetVariable", "key": "k"})
+    assert isinstance(small, bytes)
+    assert small == encode_request(5, {"type": "GetVariable", "key": "k"})
 
 
 def test_request_encoder_errors_keep_nothing() -> None:
@@ -187,12 +267,14 @@ class SocketSupervisor:
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
         self.decoder = FrameDecoder()
+        self.payloads: dict[int, bytes] = {}  # every request's payload as it arrived, by frame id
 
     async def receive_requests(self, count: int) -> list[tuple[int, dict[str, object]]]:
         requests: list[tuple[int, dict[str, object]]] = []
         while len(requests) < count:
             while len(requests) < count and (payload := self.decoder.next_frame()) is not None:
                 request = decode_request(payload)
+                self.payloads[request.id] = bytes(payload)
                 requests.append((request.id, request.body))
             if len(requests) < count:
                 data = await self.stream.receive_some(1 << 20)
@@ -308,6 +390,97 @@ async def test_socket_large_frames_both_ways_then_small(
         small = await comm.communicate({"type": "GetVariable", "key": "k"})
     assert big == {"type": "XComResult", "key": "k", "value": value}
     assert small == {"type": "VariableResult", "key": "k", "value": "v"}
+
+
+async def test_socket_large_values_pushed_and_pulled_in_a_row_arrive_intact(
+    socket_pair: tuple[CoordinatorComm, SocketSupervisor],
+) -> None:
+    # Issue 17: payloads over 256 KiB leave the encoder as its packer's buffer (or a copy, on
+    # msgpack 1.0) one after another, several queued at once, small frames between, and every
+    # frame must be byte for byte the one encoded.
+    comm, sup = socket_pair
+    sizes = {"k0": 300_000, "k1": 1_500_000, "k2": 400_000, "k3": 16_000_000, "k4": 300_000, "k5": 600_000}
+    values: dict[str, object] = {
+        key: {"n": n, "blob": chr(ord("a") + n) * size, "rows": list(range(n * 1000, n * 1000 + 500))}
+        for n, (key, size) in enumerate(sizes.items())
+    }
+    sent: list[dict[str, object]] = []  # every request body, in the order the frames go out
+    received: list[tuple[int, dict[str, object]]] = []
+    stored: dict[str, object] = {}
+
+    async def supervise(count: int) -> None:
+        # As the supervisor would: SetXCom stores the value, GetXCom answers from the store.
+        for _ in range(count):
+            [(frame_id, body)] = await sup.receive_requests(1)
+            received.append((frame_id, body))
+            key = str(body["key"])
+            if body["type"] == "SetXCom":
+                stored[key] = body["value"]
+                await sup.reply_all([(frame_id, None)])
+            elif body["type"] == "GetXCom":
+                await sup.reply_all([(frame_id, {"type": "XComResult", "key": key, "value": stored[key]})])
+            else:
+                await sup.reply_all([(frame_id, {"type": "VariableResult", "key": key, "value": "v"})])
+
+    async def call(body: dict[str, object]) -> WireMap | None:
+        sent.append(body)
+        return await comm.communicate(body)
+
+    keys = list(values)
+    async with trio.open_nursery() as nursery:  # one after another, a small frame after each
+        nursery.start_soon(supervise, 6)
+        for key in keys[:3]:
+            await call({"type": "SetXCom", "key": key, "value": values[key]})
+            await call({"type": "GetVariable", "key": key})
+    async with trio.open_nursery() as nursery:  # queued at once, while nobody reads
+        for key in keys[3:]:
+            nursery.start_soon(call, {"type": "SetXCom", "key": key, "value": values[key]})
+            await trio.testing.wait_all_tasks_blocked()  # encoded; the first one fills the socket
+        assert comm.statistics().bytes_sent < sum(sizes[key] for key in keys[3:])
+        nursery.start_soon(supervise, 3)
+    pulled: dict[str, object] = {}
+    async with trio.open_nursery() as nursery:  # large replies, each decoded where it was received
+        nursery.start_soon(supervise, 2 * len(keys))
+        for key in keys:
+            reply = await call({"type": "GetXCom", "key": key})
+            assert reply is not None
+            pulled[key] = reply["value"]
+            await call({"type": "GetVariable", "key": key})
+
+    assert [body for _, body in received] == sent
+    for frame_id, body in received:
+        assert sup.payloads[frame_id] == encode_request(frame_id, body), f"frame {frame_id}"
+    assert stored == values
+    assert pulled == values
+
+
+large_values_bundle = Bundle("large-values", "1.0")
+large_values_dag = large_values_bundle.dag("large_values")
+#: XComs over 256 KiB each: every push leaves the encoder as its packer's buffer (or a copy).
+LARGE_VALUES: dict[str, JsonValue] = {
+    f"v{n}": {"n": n, "blob": chr(ord("A") + n) * size, "rows": list(range(n, n + 300))}
+    for n, size in enumerate([300_000, 1_200_000, 300_000, 3_000_000])
+}
+
+
+@large_values_dag.task
+async def push_and_pull_large_values(ctx: TaskContext) -> dict[str, bool]:
+    for key, value in LARGE_VALUES.items():  # one after another
+        await ctx.xcom_push(key, value)
+    async with trio.open_nursery() as nursery:  # and all at once
+        for key, value in LARGE_VALUES.items():
+            nursery.start_soon(ctx.xcom_push, f"{key}_again", value)
+    pulled = {key: await ctx.xcom_pull("push_and_pull_large_values", key=key) for key in LARGE_VALUES}
+    return {key: pulled[key] == value for key, value in LARGE_VALUES.items()}
+
+
+async def test_a_task_pushes_and_pulls_large_values_intact() -> None:
+    run = await TaskRunner(large_values_bundle).run("large_values", "push_and_pull_large_values")
+    assert run.state == "success"
+    assert run.xcom() == dict.fromkeys(LARGE_VALUES, True)  # every pull decoded to what was pushed
+    for key, value in LARGE_VALUES.items():  # every push decoded to what was sent
+        assert run.xcom(key) == value
+        assert run.xcom(f"{key}_again") == value
 
 
 async def test_socket_blocked_writes_finish_whole_and_in_order(

@@ -31,7 +31,10 @@ peak memory: the raw bytes and the decoded value.
 On the way out, :class:`RequestEncoder` packs into a msgpack ``Packer``'s own
 buffer and hands a large payload out as a view of that buffer, so the bytes
 are never copied into a ``bytes`` object; the driver writes the prefix and
-the payload separately.
+the payload separately. That view is only handed out when it owns the buffer
+(msgpack 1.1 or later, or the pure-Python ``Packer``): msgpack 1.0's compiled
+``Packer.getbuffer()`` is a bare view of memory the ``Packer`` frees or
+overwrites, so with it a large payload is copied (see the class).
 
 Everything the peer can get wrong raises :class:`RemoteProtocolError`; every
 value *we* cannot encode raises :class:`LocalProtocolError` before any byte
@@ -443,6 +446,17 @@ def encode_request(frame_id: int, body: Mapping[str, object]) -> bytes:
     return _pack([frame_id, body])
 
 
+def _owns_its_memory(view: memoryview) -> bool:
+    """Whether ``view`` keeps the memory it shows alive: it holds the object that exported it.
+
+    The buffer protocol obliges that exporter to keep the memory valid until
+    the view is released. A view made by ``PyMemoryView_FromMemory`` (msgpack
+    1.0's ``Packer.getbuffer()``) has no exporter: ``obj`` is ``None``.
+    """
+    exporter: object = view.obj  # typeshed leaves out the None a bare view has
+    return exporter is not None
+
+
 class RequestEncoder:
     """Encodes request payloads; a large one is handed out without being copied.
 
@@ -452,6 +466,19 @@ class RequestEncoder:
     ``memoryview`` of the buffer itself, which then belongs to the caller (the
     encoder starts a new buffer), so a large XCom exists once as the value and
     once encoded, never a third time.
+
+    The view is handed out only if it owns the buffer: its ``obj`` is the
+    object that exported the memory, which the buffer protocol keeps alive
+    and unchanged until the view is released. msgpack 1.1's compiled
+    ``Packer`` exports itself that way (and refuses ``pack``/``reset`` while
+    exported), and the pure-Python ``Packer`` hands out a view of its own
+    ``BytesIO``. msgpack 1.0's compiled ``getbuffer()`` is a bare view of the
+    ``Packer``'s ``malloc``-ed memory (``obj`` is ``None``): nothing keeps
+    the ``Packer`` alive for it, ``reset()`` and the next ``pack`` overwrite
+    it in place, and a ``pack`` that grows the buffer moves it. With such a
+    view the payload is copied into ``bytes`` and the ``Packer`` replaced
+    (its grown buffer freed), so msgpack 1.0 costs a third copy of a large
+    payload, never a write from freed memory.
     """
 
     __slots__ = ("_packer",)
@@ -485,7 +512,13 @@ class RequestEncoder:
             view.release()
             packer.reset()
             return data
-        self._packer = self._new_packer()
+        self._packer = self._new_packer()  # the caller gets this buffer, or a copy of it
+        if not _owns_its_memory(view):
+            # msgpack 1.0: a bare view of memory ``packer`` frees once dropped (here it is
+            # still referenced), so copy it; the Packer's grown buffer is freed on return.
+            data = bytes(view)
+            view.release()
+            return data
         return view
 
 
