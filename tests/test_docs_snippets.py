@@ -424,7 +424,7 @@ def test_bundle_format_launcher_is_what_pack_writes(tmp_path: Path) -> None:
 
 
 def test_bundle_format_manifest_is_what_pack_embeds() -> None:
-    block = _block_starting(DOCS / "bundle-format.md", "yaml", "airflow_bundle_metadata_version")
+    block = _block_starting(DOCS / "bundle-format.md", "json", '{\n    "airflow_bundle_metadata_version"')
     bundle = Bundle("sample", "2.0")
     dag = bundle.dag("sample")
 
@@ -434,6 +434,6 @@ def test_bundle_format_manifest_is_what_pack_embeds() -> None:
     @dag.task(task_id="123")
     async def numeric_id(ctx: TaskContext) -> None: ...
 
-    written = dump_manifest(build_manifest(bundle, source="sample_bundle.py"))
+    written = dump_manifest(build_manifest(bundle, source="sample_bundle.py"), "json")
     shown = block.body.replace('version: "0.1.0"', f'version: "{trio_coord.__version__}"')
     assert written == shown

@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
 
         return pack_command(parser, args)
     if args.command == "inspect":
-        from ._pack import inspect_command
+        from ._inspect import inspect_command
 
         return inspect_command(parser, args)
     return run_local(parser, args, bundle)

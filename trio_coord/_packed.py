@@ -20,7 +20,7 @@ with the source lines) is ``FILE/<source name>``. Then it behaves like
   same exit codes.
 * ``--airflow-metadata [--format yaml|json]`` loads the bundle, checks that
   it defines the Dags and tasks the manifest lists, and prints the embedded
-  manifest (YAML byte for byte, or as JSON).
+  manifest (as YAML, or with ``--format json`` the embedded JSON byte for byte).
 
 Exit code 1, before anything else, when ``FILE`` is not a valid trio_coord
 bundle or was packed for another supervisor schema version; 2 when this
@@ -41,16 +41,10 @@ import types
 from collections.abc import Sequence
 from typing import Final
 
+from ._bundle_file import BundleFormatError, decode_metadata, read_bundle
 from ._cli import build_parser, main as cli_main
 from ._loader import BundleLoadError, load_bundle
-from ._metadata import build_manifest, dump_manifest, parse_manifest_format
-from ._pack import (
-    BundleFormatError,
-    decode_metadata,
-    manifest_problems,
-    parse_canonical_manifest,
-    read_bundle,
-)
+from ._metadata import build_manifest, dump_manifest, load_manifest, manifest_problems, parse_manifest_format
 
 __all__ = ["PackedBundle", "main", "open_packed"]
 
@@ -146,10 +140,10 @@ def open_packed(path: str) -> PackedBundle:
     bundle = read_bundle(path)
     text = decode_metadata(bundle.metadata)
     try:
-        manifest = parse_canonical_manifest(text)
+        manifest = load_manifest(text)
     except ValueError as exc:
         raise BundleFormatError(
-            "bad_metadata", f"the manifest is not in the form trio_coord pack writes: {exc}"
+            "bad_metadata", f"the manifest is not the JSON trio_coord pack writes: {exc}"
         ) from exc
     problems = manifest_problems(manifest)
     if problems:
@@ -211,7 +205,7 @@ def _print_manifest(
             file=sys.stderr,
         )
         return 1
-    sys.stdout.write(packed.metadata_text if fmt == "yaml" else dump_manifest(packed.manifest, "json"))
+    sys.stdout.write(packed.metadata_text if fmt == "json" else dump_manifest(packed.manifest, "yaml"))
     sys.stdout.flush()
     return 0
 

@@ -33,7 +33,9 @@ from .harness import (
 # isort: split
 from airflow.sdk.coordinators.executable.coordinator import _Bundle, _read_bundle_metadata
 
-from trio_coord._pack import BundleFormatError, PackResult, inspect_bundle, pack
+from trio_coord._bundle_file import BundleFormatError
+from trio_coord._inspect import inspect_bundle
+from trio_coord._pack import PackResult, pack
 
 #: An unrelated bundle (Dag ``sample``) that shares the folder.
 SAMPLE_FILE = BUNDLE_FILE.parent.parent / "sample_bundle.py"
