@@ -47,10 +47,21 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("pytest", *args, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
+# The wheels self-contained bundles embed in the tests, fetched from PyPI once and kept across
+# sessions (pip skips files already there); the tests then pack with --no-index.
+WHEELHOUSE = os.path.abspath(os.path.join(".nox", "_wheelhouse"))
+
+
+def _wheelhouse(session: nox.Session) -> None:
+    session.run("python", "-m", "tests.wheelhouse", WHEELHOUSE)
+    session.env["TRIO_COORD_TEST_WHEELHOUSE"] = WHEELHOUSE
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
+    _wheelhouse(session)
     _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults", "--ignore=tests/e2e")
 
 
@@ -65,6 +76,7 @@ def faults(session: nox.Session) -> None:
 def interop(session: nox.Session) -> None:
     """Run trio_coord under the real apache-airflow-task-sdk 1.3.2 supervisor."""
     _install_project(session, *_group("interop"))
+    _wheelhouse(session)
     _pytest(session, "tests/interop")
 
 
@@ -75,7 +87,8 @@ def e2e(session: nox.Session) -> None:
     # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
     # bundle, whose launcher execs this venv's Python.
     start = time.monotonic()
-    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
+    # pip: `pack` fetches the self-contained bundle's wheels with it.
+    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", "pip", f"apache-airflow=={AIRFLOW_VERSION}")
     took = time.monotonic() - start
     session.log(f"[e2e] install apache-airflow=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
     # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is
@@ -123,6 +136,7 @@ def docs(session: nox.Session) -> None:
 def tests_matrix(session: nox.Session, deps: str) -> None:
     """Unit tests on every supported Python found here, with the oldest and latest dependencies."""
     _install_project(session, *_group("test"))
+    _wheelhouse(session)
     if deps == "oldest":
         session.install(*OLDEST_RUNTIME_DEPS)
     else:
@@ -135,6 +149,7 @@ def tests_matrix(session: nox.Session, deps: str) -> None:
 def interop_matrix(session: nox.Session, task_sdk: str) -> None:
     """The interop suite against each task-sdk release that speaks schema 2026-06-16."""
     _install_project(session, *_group("test"), f"apache-airflow-task-sdk=={task_sdk}")
+    _wheelhouse(session)
     _pytest(session, "tests/interop")
 
 

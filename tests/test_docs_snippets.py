@@ -187,6 +187,9 @@ def transcript(block: Block) -> list[Step]:
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "PYTEST_"))}
     env.update(NO_COLOR="1", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    wheelhouse = os.environ.get("TRIO_COORD_TEST_WHEELHOUSE")
+    if wheelhouse:  # `pack` runs pip, which reads its options from the environment too: stay offline
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=wheelhouse)
     return env
 
 
@@ -418,6 +421,7 @@ def test_bundle_format_launcher_is_what_pack_writes(tmp_path: Path) -> None:
         tmp_path / "sample",
         interpreter="/opt/venv/bin/python",
         verify=False,
+        installed=True,
     )
 
     assert result.path.read_bytes().startswith(launcher.body.encode())

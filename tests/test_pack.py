@@ -111,7 +111,7 @@ def craft(
 def packed_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/sample_bundle.py packed once (and checked) for the tests that only read it."""
     path = tmp_path_factory.mktemp("packed") / "sample.bin"
-    pack(str(SAMPLE), path)
+    pack(str(SAMPLE), path, installed=True)
     return path
 
 
@@ -213,7 +213,7 @@ def test_launcher_quotes_the_interpreter_and_passes_arguments_verbatim(tmp_path:
     fake.write_text('#!/bin/sh\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n')
     fake.chmod(0o755)
     output = tmp_path / "odd.bin"
-    result = pack(str(SAMPLE), output, interpreter=str(fake), verify=False)
+    result = pack(str(SAMPLE), output, interpreter=str(fake), verify=False, installed=True)
     assert result.interpreter == str(fake)
     printed = run(output, "--comm=127.0.0.1:1", "two words", "$HOME", "")
     assert printed.returncode == 0, printed.stderr
@@ -337,7 +337,7 @@ def test_pack_is_deterministic_and_replaces_the_output_atomically(
     output = tmp_path / "again.bin"
     output.write_bytes(b"an older bundle")
     old_inode = output.stat().st_ino
-    result = trio_coord("pack", SAMPLE, "--output", output)
+    result = trio_coord("pack", SAMPLE, "--output", output, "--installed")
     assert result.returncode == 0, result.stderr
     size = packed_sample.stat().st_size
     assert result.stdout == (
@@ -352,7 +352,7 @@ def test_pack_a_module_spec(tmp_path: Path) -> None:
     import trio_coord.example
 
     output = tmp_path / "example.bin"
-    result = pack("trio_coord.example:bundle", output)
+    result = pack("trio_coord.example:bundle", output, installed=True)
     assert result.verified
     assert read_bundle(output).source == Path(trio_coord.example.__file__).read_bytes()
     assert result.manifest["source"] == "example.py"
@@ -379,7 +379,7 @@ def test_pack_refuses_a_bundle_that_cannot_run_on_its_own(tmp_path: Path) -> Non
     module = _write_bundle_module(tmp_path / "needs_sibling.py", "import helper_mod_xyz")
     # Next to the source: the check runs there, and -P keeps that folder off sys.path.
     output = tmp_path / "needs_sibling.bin"
-    result = trio_coord("pack", module, "-o", output)
+    result = trio_coord("pack", module, "-o", output, "--installed")
     assert result.returncode == 1, result.stderr
     assert "the packed file failed its check (exit code 2); not installed" in result.stderr
     assert "No module named 'helper_mod_xyz'" in result.stderr
@@ -391,7 +391,7 @@ def test_pack_refuses_a_bundle_that_cannot_run_on_its_own(tmp_path: Path) -> Non
 def test_pack_refuses_a_bundle_without_dags(tmp_path: Path) -> None:
     module = tmp_path / "empty_bundle.py"
     module.write_text("from trio_coord import Bundle\nbundle = Bundle('empty')\n")
-    result = trio_coord("pack", module, "-o", tmp_path / "empty.bin")
+    result = trio_coord("pack", module, "-o", tmp_path / "empty.bin", "--installed")
     assert result.returncode == 1
     assert "trio_coord: error: bundle 'empty' defines no Dags: there is nothing to pack" in result.stderr
     assert not (tmp_path / "empty.bin").exists()
@@ -400,20 +400,25 @@ def test_pack_refuses_a_bundle_without_dags(tmp_path: Path) -> None:
 def test_pack_warns_about_a_dag_without_tasks(tmp_path: Path) -> None:
     module = _write_bundle_module(tmp_path / "with_empty_dag.py", "Bundle('x')")
     module.write_text(module.read_text() + "bundle.dag('no_tasks')\n")
-    result = pack(str(module), tmp_path / "x.bin", verify=False)
+    result = pack(str(module), tmp_path / "x.bin", verify=False, installed=True)
     assert result.warnings == ("Dag 'no_tasks' has no tasks",)
 
 
 def test_pack_for_another_machine_needs_no_verify(tmp_path: Path) -> None:
     missing = "/opt/nowhere/bin/python3"
     with pytest.raises(PackUsageError, match=r"is not an executable file here.*pass --no-verify"):
-        pack(str(SAMPLE), tmp_path / "a.bin", interpreter=missing)
-    result = pack(str(SAMPLE), tmp_path / "a.bin", interpreter=missing, verify=False)
+        pack(str(SAMPLE), tmp_path / "a.bin", interpreter=missing, installed=True)
+    result = pack(str(SAMPLE), tmp_path / "a.bin", interpreter=missing, verify=False, installed=True)
     assert not result.verified
     assert b"exec /opt/nowhere/bin/python3 -P -m" in (tmp_path / "a.bin").read_bytes()
     # A bare name stays a name (found on PATH when the bundle runs); a relative path becomes absolute.
-    assert pack(str(SAMPLE), tmp_path / "b.bin", interpreter="python3", verify=False).interpreter == "python3"
-    relative = pack(str(SAMPLE), tmp_path / "c.bin", interpreter="venv/bin/python", verify=False)
+    assert (
+        pack(str(SAMPLE), tmp_path / "b.bin", interpreter="python3", verify=False, installed=True).interpreter
+        == "python3"
+    )
+    relative = pack(
+        str(SAMPLE), tmp_path / "c.bin", interpreter="venv/bin/python", verify=False, installed=True
+    )
     assert relative.interpreter == os.path.abspath("venv/bin/python")
 
 
@@ -448,7 +453,7 @@ def test_usage_errors_exit_2(
 
 
 def test_pack_usage_error_from_the_command_line(tmp_path: Path) -> None:
-    result = trio_coord("pack", SAMPLE, "-o", tmp_path / "missing" / "x.bin")
+    result = trio_coord("pack", SAMPLE, "-o", tmp_path / "missing" / "x.bin", "--installed")
     assert result.returncode == 2
     assert result.stderr.endswith(
         f"error: --output {str(tmp_path / 'missing' / 'x.bin')!r}: the directory "
@@ -479,7 +484,7 @@ async def test_packed_file_serves_after_its_source_is_moved_and_deleted(
     for directory in (source_dir, build_dir, deploy_dir):
         directory.mkdir()
     shutil.copy(SAMPLE, source_dir / "moved_sample.py")
-    pack(str(source_dir / "moved_sample.py"), build_dir / "sample.bin")
+    pack(str(source_dir / "moved_sample.py"), build_dir / "sample.bin", installed=True)
     shutil.move(build_dir / "sample.bin", deploy_dir / "sample.bin")
     shutil.rmtree(source_dir)
 
@@ -497,7 +502,7 @@ async def test_packed_file_serves_after_its_source_is_moved_and_deleted(
 async def test_packed_task_tracebacks_show_the_embedded_source(tmp_path: Path, io_budget: None) -> None:
     module = _write_bundle_module(tmp_path / "failing.py")
     packed = tmp_path / "failing.bin"
-    pack(str(module), packed)
+    pack(str(module), packed, installed=True)
     module.unlink()
 
     result = await EmbeddedSupervisor().run_command([str(packed)], "made", "fails")
@@ -513,7 +518,7 @@ async def test_packed_task_tracebacks_show_the_embedded_source(tmp_path: Path, i
 def test_embedded_module_gives_tracebacks_its_source_lines(tmp_path: Path) -> None:
     module = _write_bundle_module(tmp_path / "lines.py")
     packed = tmp_path / "lines.bin"
-    pack(str(module), packed, verify=False)
+    pack(str(module), packed, verify=False, installed=True)
     module.unlink()
     embedded = open_packed(str(packed))
     saved_meta_path = list(sys.meta_path)

@@ -205,7 +205,7 @@ def test_colour_on_a_terminal_unless_no_color(no_color: str | None, coloured: bo
 def test_a_packed_bundle_file_runs_as_a_child_per_try(tmp_path: Path) -> None:
     from trio_coord._pack import pack
 
-    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin").path
+    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin", installed=True).path
     result = cli(str(packed), "example_retry", "flaky", "--retries", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -220,7 +220,7 @@ def test_a_packed_bundle_file_runs_as_a_child_per_try(tmp_path: Path) -> None:
 def test_a_packed_bundle_that_cannot_start_shows_why(tmp_path: Path) -> None:
     from trio_coord._pack import pack
 
-    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin").path
+    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin", installed=True).path
     data = bytearray(packed.read_bytes())
     data[data.index(b"A trio_coord")] = ord("a")  # a comment: the launcher runs, the hash differs
     packed.write_bytes(bytes(data))

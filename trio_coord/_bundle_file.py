@@ -37,6 +37,7 @@ __all__ = [
     "PackUsageError",
     "Trailer",
     "assemble",
+    "bundle_from_bytes",
     "decode_metadata",
     "read_bundle",
 ]
@@ -293,6 +294,30 @@ def read_bundle(path: str | os.PathLike[str], *, with_source: bool = True) -> Bu
         f.seek(layout.metadata_start)
         metadata = _read_exactly(f, trailer.metadata_len, "metadata region")
     return BundleFile(path, layout, head, source, metadata)
+
+
+def bundle_from_bytes(path: str | os.PathLike[str], data: bytes) -> BundleFile:
+    """A bundle already read into memory whose launcher hash was checked by the caller.
+
+    Checks the trailer and the regions (not the hash: the self-contained
+    bootstrap hashed these very bytes just before).
+
+    Raises:
+        BundleFormatError: the trailer or the regions are not valid.
+    """
+    if len(data) < FOOTER_SIZE:
+        raise BundleFormatError(
+            "too_short", f"the file has {len(data)} bytes, fewer than the {FOOTER_SIZE}-byte bundle trailer"
+        )
+    trailer = Trailer.from_bytes(data[-FOOTER_SIZE:])
+    layout = BundleLayout.locate(len(data), trailer)
+    return BundleFile(
+        Path(path),
+        layout,
+        data[: min(256, layout.source_start)],
+        data[layout.source_start : layout.metadata_start],
+        data[layout.metadata_start : layout.trailer_start],
+    )
 
 
 def decode_metadata(data: bytes) -> str:
