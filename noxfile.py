@@ -165,6 +165,15 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` is a short smoke run; ``nox -s bench -- --help``
     lists the options. Results go to bench-results/bench.json.
     """
-    # Bytecode compiled at install time, so start-up figures measure a warm install.
-    session.install(".", "apache-airflow-task-sdk==1.3.2", env={"UV_COMPILE_BYTECODE": "1"})
+    # Bytecode compiled at install time, so start-up figures measure a warm install. pip: the
+    # packed-bundle figures pack a self-contained bundle.
+    session.install(".", "apache-airflow-task-sdk==1.3.2", "pip", env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "-m", "tests.bench", *session.posargs)
+    # Packed bundles: --installed vs self-contained warm and cold starts, concurrent cold starts.
+    _wheelhouse(session)
+    session.run(
+        "python",
+        "-m",
+        "tests.bench.packed",
+        env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": WHEELHOUSE},
+    )

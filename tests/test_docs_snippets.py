@@ -41,7 +41,7 @@ import trio_coord
 import trio_coord.testing
 from trio_coord import Bundle, TaskContext, build_manifest, dump_manifest, load_bundle
 from trio_coord._cli import build_parser
-from trio_coord._pack import pack
+from trio_coord._pack import build_self_contained_launcher, pack
 from trio_coord.testing import Seed, TaskRunner, load_scenario
 
 from .conftest import REPO
@@ -425,6 +425,15 @@ def test_bundle_format_launcher_is_what_pack_writes(tmp_path: Path) -> None:
     )
 
     assert result.path.read_bytes().startswith(launcher.body.encode())
+
+
+def test_bundle_format_self_contained_launcher_is_what_pack_writes() -> None:
+    block = _block_starting(DOCS / "bundle-format.md", "text", "#!/bin/sh")
+    shown = block.body[: block.body.index("#BOOT\n") + len("#BOOT\n")]
+
+    written = build_self_contained_launcher("/usr/bin/python3.11", "bundle", {}).decode()
+
+    assert written.startswith(shown)
 
 
 def test_bundle_format_manifest_is_what_pack_embeds() -> None:
