@@ -28,7 +28,8 @@ and SHA-256.
    (which covers this code, ``INDEX`` and the payload) and of the source region;
 3. finds the bundle's cache entry, ``<cache dir>/<hash>-<cache tag>``. If it is
    missing or incomplete (a file missing, truncated or rewritten since it was
-   installed), it takes an exclusive ``flock`` on ``<entry>.lock``, checks
+   installed), it takes an exclusive ``flock`` on ``<entry>.lock`` (waiting at
+   most :data:`LOCK_TIMEOUT` seconds for another builder), checks
    again, unzips every payload item (after checking its SHA-256) into a fresh
    temporary directory, writes the entry's marker (every file with its size
    and mtime) last, and renames the directory into place: concurrent first
@@ -68,6 +69,8 @@ CACHE_DIR_ENV = "TRIO_COORD_CACHE_DIR"
 ENTRY_MARKER = ".trio_coord-entry"
 #: The directory of an entry that goes on ``sys.path``.
 ENTRY_SITE = "site"
+#: How long a start waits for another process that is installing the same entry.
+LOCK_TIMEOUT = 600.0
 
 _TRAILER_SIZE = 64
 _MAGIC = b"AFBNDL01"
@@ -254,14 +257,12 @@ def ensure_entry(data: bytes, payload_start: int, index: dict[str, Any], path: s
     entry = os.path.join(root, entry_name(bundle_digest(data)))
     if entry_is_complete(entry):
         return os.path.join(entry, ENTRY_SITE)
-    import fcntl
-
     try:
         lock = os.open(entry + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise BootError(f"cannot create the lock file {entry}.lock: {exc.strerror or exc}") from exc
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds this entry
+        _lock(lock, entry)
         if not entry_is_complete(entry):
             if os.path.lexists(entry):
                 discard(entry)
@@ -269,6 +270,25 @@ def ensure_entry(data: bytes, payload_start: int, index: dict[str, Any], path: s
     finally:
         os.close(lock)
     return os.path.join(entry, ENTRY_SITE)
+
+
+def _lock(fd: int, entry: str) -> None:
+    """Take the entry's exclusive lock, waiting at most :data:`LOCK_TIMEOUT` s for another builder."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise BootError(
+                    f"another process has been installing {entry} for more than {LOCK_TIMEOUT:g} s; "
+                    "if none is, delete that folder and its .lock file"
+                ) from None
+            time.sleep(0.05)
 
 
 def discard(directory: str) -> None:
