@@ -139,6 +139,12 @@ def test_a_self_contained_bundle_embeds_trio_coord_and_its_dependencies(packed_s
     index = launcher[: launcher.index(b"\n#END\n")].decode()
     for item in packed_sample.embedded:
         assert f"'sha256': '{item.sha256}'" in index  # recorded in INDEX, under the trailer's hash
+    described = inspect_bundle(packed_sample.path).describe()
+    assert f"  python:   {packed_sample.python}\n" in described
+    assert "  embedded: 8 wheels, SHA-256 of each and of the source checked\n" in described
+    for item in packed_sample.embedded:
+        assert f"    {item.distribution} {item.version} ({item.tags}, {item.size} bytes)\n" in described
+        assert f"      sha256 {item.sha256}\n" in described
     # The source region is still the module, byte for byte, and the manifest the 1.3.2 one.
     assert read_bundle(packed_sample.path).source == SAMPLE.read_bytes()
     assert json.loads(read_bundle(packed_sample.path).metadata) == packed_sample.manifest
