@@ -72,6 +72,16 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("pytest", *args, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
+# The wheels self-contained bundles embed in the tests, fetched from PyPI once and kept across
+# sessions (pip skips files already there); the tests then pack with --no-index.
+WHEELHOUSE = os.path.abspath(os.path.join(".nox", "_wheelhouse"))
+
+
+def _wheelhouse(session: nox.Session) -> None:
+    session.run("python", "-m", "tests.wheelhouse", WHEELHOUSE)
+    session.env["TRIO_COORD_TEST_WHEELHOUSE"] = WHEELHOUSE
+
+
 # Prints each named distribution's installed version; fails if one differs from its `==` pin.
 _CHECK_VERSIONS = """
 import sys
@@ -98,6 +108,7 @@ def _tests_with_deps(session: nox.Session, deps: str) -> None:
         _install_project(session, *_group("test"))
         session.install("--upgrade", *names)
         session.run("python", "-c", _CHECK_VERSIONS, *names)
+    _wheelhouse(session)
     _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/e2e")
 
 
@@ -105,6 +116,7 @@ def _tests_with_deps(session: nox.Session, deps: str) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, Hypothesis properties and the embedded-supervisor runs."""
     _install_project(session, *_group("test"))
+    _wheelhouse(session)
     _pytest(session, "tests", "--ignore=tests/interop", "--ignore=tests/faults", "--ignore=tests/e2e")
 
 
@@ -126,6 +138,7 @@ def faults(session: nox.Session) -> None:
 def interop(session: nox.Session) -> None:
     """Run trio_coord under the real apache-airflow-task-sdk 1.3.2 supervisor."""
     _install_project(session, *_group("interop"))
+    _wheelhouse(session)
     _pytest(session, "tests/interop")
 
 
@@ -136,7 +149,8 @@ def e2e(session: nox.Session) -> None:
     # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
     # bundle, whose launcher execs this venv's Python.
     start = time.monotonic()
-    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
+    # pip: `pack` fetches the self-contained bundle's wheels with it.
+    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", "pip", f"apache-airflow=={AIRFLOW_VERSION}")
     took = time.monotonic() - start
     session.log(f"[e2e] install apache-airflow=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
     # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is
@@ -191,6 +205,7 @@ def tests_matrix(session: nox.Session, deps: str) -> None:
 def interop_matrix(session: nox.Session, task_sdk: str) -> None:
     """The interop suite against each task-sdk release that speaks schema 2026-06-16."""
     _install_project(session, *_group("test"), f"apache-airflow-task-sdk=={task_sdk}")
+    _wheelhouse(session)
     _pytest(session, "tests/interop")
 
 
@@ -206,6 +221,15 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` is a short smoke run; ``nox -s bench -- --help``
     lists the options. Results go to bench-results/bench.json.
     """
-    # Bytecode compiled at install time, so start-up figures measure a warm install.
-    session.install(".", "apache-airflow-task-sdk==1.3.2", env={"UV_COMPILE_BYTECODE": "1"})
+    # Bytecode compiled at install time, so start-up figures measure a warm install. pip: the
+    # packed-bundle figures pack a self-contained bundle.
+    session.install(".", "apache-airflow-task-sdk==1.3.2", "pip", env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "-m", "tests.bench", *session.posargs)
+    # Packed bundles: --installed vs self-contained warm and cold starts, concurrent cold starts.
+    _wheelhouse(session)
+    session.run(
+        "python",
+        "-m",
+        "tests.bench.packed",
+        env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": WHEELHOUSE},
+    )

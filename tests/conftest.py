@@ -35,6 +35,19 @@ async def io_budget() -> AsyncIterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of the wheels self-contained bundles embed (see tests/wheelhouse.py)."""
+    from .wheelhouse import WHEELHOUSE_ENV, fill
+
+    given = os.environ.get(WHEELHOUSE_ENV)
+    if given:
+        return Path(given)
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    fill(folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _clean_global_state() -> Iterator[None]:
     """Each test starts without registered secrets, handlers or AIRFLOW_* overrides."""

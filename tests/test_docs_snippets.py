@@ -41,7 +41,7 @@ import trio_coord
 import trio_coord.testing
 from trio_coord import Bundle, TaskContext, build_manifest, dump_manifest, load_bundle
 from trio_coord._cli import build_parser
-from trio_coord._pack import pack
+from trio_coord._pack import build_self_contained_launcher, pack
 from trio_coord.testing import Seed, TaskRunner, load_scenario
 
 from .conftest import REPO
@@ -187,6 +187,9 @@ def transcript(block: Block) -> list[Step]:
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "PYTEST_"))}
     env.update(NO_COLOR="1", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    wheelhouse = os.environ.get("TRIO_COORD_TEST_WHEELHOUSE")
+    if wheelhouse:  # `pack` runs pip, which reads its options from the environment too: stay offline
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=wheelhouse)
     return env
 
 
@@ -418,13 +421,23 @@ def test_bundle_format_launcher_is_what_pack_writes(tmp_path: Path) -> None:
         tmp_path / "sample",
         interpreter="/opt/venv/bin/python",
         verify=False,
+        installed=True,
     )
 
     assert result.path.read_bytes().startswith(launcher.body.encode())
 
 
+def test_bundle_format_self_contained_launcher_is_what_pack_writes() -> None:
+    block = _block_starting(DOCS / "bundle-format.md", "text", "#!/bin/sh")
+    shown = block.body[: block.body.index("#BOOT\n") + len("#BOOT\n")]
+
+    written = build_self_contained_launcher("/usr/bin/python3.11", "bundle", {}).decode()
+
+    assert written.startswith(shown)
+
+
 def test_bundle_format_manifest_is_what_pack_embeds() -> None:
-    block = _block_starting(DOCS / "bundle-format.md", "yaml", "airflow_bundle_metadata_version")
+    block = _block_starting(DOCS / "bundle-format.md", "json", '{\n    "airflow_bundle_metadata_version"')
     bundle = Bundle("sample", "2.0")
     dag = bundle.dag("sample")
 
@@ -434,6 +447,6 @@ def test_bundle_format_manifest_is_what_pack_embeds() -> None:
     @dag.task(task_id="123")
     async def numeric_id(ctx: TaskContext) -> None: ...
 
-    written = dump_manifest(build_manifest(bundle, source="sample_bundle.py"))
+    written = dump_manifest(build_manifest(bundle, source="sample_bundle.py"), "json")
     shown = block.body.replace('version: "0.1.0"', f'version: "{trio_coord.__version__}"')
     assert written == shown

@@ -200,3 +200,30 @@ def test_colour_on_a_terminal_unless_no_color(no_color: str | None, coloured: bo
     output = on_a_terminal(*EXAMPLE, "extract", env=env)
     assert "extracted 4 rows" in output
     assert (ESC in output) is coloured
+
+
+def test_a_packed_bundle_file_runs_as_a_child_per_try(tmp_path: Path) -> None:
+    from trio_coord._pack import pack
+
+    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin", installed=True).path
+    result = cli(str(packed), "example_retry", "flaky", "--retries", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines.index("try 1: up_for_retry (exit code 0)") < lines.index("── try 2 of at most 3 ──")
+    assert "state: success (exit code 0) after 2 tries" in lines
+    assert "xcom attempt: 2" in lines
+    chained = cli(str(packed), "example_etl", "transform", "--xcom", "extract=[1, 2, 3]")
+    assert chained.returncode == 0, chained.stdout + chained.stderr
+    assert 'xcom return_value: {"total": 6.0, "rows": 3}' in chained.stdout
+
+
+def test_a_packed_bundle_that_cannot_start_shows_why(tmp_path: Path) -> None:
+    from trio_coord._pack import pack
+
+    packed = pack("trio_coord.example:bundle", tmp_path / "example.bin", installed=True).path
+    data = bytearray(packed.read_bytes())
+    data[data.index(b"A trio_coord")] = ord("a")  # a comment: the launcher runs, the hash differs
+    packed.write_bytes(bytes(data))
+    result = cli(str(packed), "example_etl", "extract")
+    assert result.returncode == 1
+    assert "the file was changed after it was packed" in result.stdout

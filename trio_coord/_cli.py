@@ -6,10 +6,12 @@
     Print the bundle manifest.
 ``run BUNDLE DAG_ID TASK_ID [--var …] [--conn …] [--xcom …] [--state FILE] [--retries N] …``
     Run one task locally under the embedded supervisor (see ``_run_local``).
-``pack BUNDLE --output PATH [--python INTERPRETER] [--no-verify]``
+``pack BUNDLE --output PATH [--python INTERPRETER] [--no-verify] [--installed] [-r FILE] [--with SPEC] …``
     Write an executable bundle for ``ExecutableCoordinator`` (see ``_pack``).
 ``inspect PATH``
-    Check an executable bundle and print its manifest.
+    Check an executable bundle and print its manifest (and a self-contained one's payload).
+``cache dir``, ``cache prune [--older-than DAYS] [--all]``
+    The cache where self-contained bundles install their wheels (see ``_boot``).
 
 Usage errors exit 2 with a message naming what was wrong. ``serve`` exits 0
 once a terminal message was delivered and 1 when none could be; ``run``
@@ -34,6 +36,7 @@ from ._bundle import Bundle
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, flush_stderr_fallback, install_log_handler
 from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+from ._pack_args import add_pack_arguments
 from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
 from ._version import __version__
@@ -69,17 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
     add_run_arguments(run_cmd)
     pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
-    pack_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
-    pack_cmd.add_argument("--output", "-o", required=True, metavar="PATH", help="the file to write")
-    pack_cmd.add_argument(
-        "--python", metavar="INTERPRETER", help="the Python the bundle runs with (default: this one)"
-    )
-    pack_cmd.add_argument(
-        "--no-verify", action="store_true", help="do not run the packed file once to check it"
-    )
+    add_pack_arguments(pack_cmd)
 
     inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
     inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
+
+    cache_cmd = commands.add_parser("cache", help="manage the cache of self-contained bundles")
+    cache_actions = cache_cmd.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
+    cache_actions.required = True
+    prune_cmd = cache_actions.add_parser("prune", help="delete cache entries no bundle started from lately")
+    prune_cmd.add_argument(
+        "--older-than",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="delete entries unused for this many days (default 30)",
+    )
+    prune_cmd.add_argument("--all", action="store_true", help="delete every entry")
+    cache_actions.add_parser("dir", help="print the cache directory")
     return parser
 
 
@@ -111,10 +121,37 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
 
         return pack_command(parser, args)
     if args.command == "inspect":
-        from ._pack import inspect_command
+        from ._inspect import inspect_command
 
         return inspect_command(parser, args)
+    if args.command == "cache":
+        return _cache_command(parser, args)
     return run_local(parser, args, bundle)
+
+
+def _cache_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``cache dir`` and ``cache prune``: blocking file I/O on the cache of self-contained bundles."""
+    from . import _boot
+
+    root = _boot.cache_dir()
+    if args.cache_action == "dir":
+        print(root)
+        return 0
+    if args.older_than < 0:
+        _usage_error(parser, f"--older-than must be 0 or more days, got {args.older_than:g}")
+    if not os.path.isdir(root):
+        print(f"{root}: no cache yet")
+        return 0
+    try:
+        _boot.open_cache_dir(root)
+        removed = _boot.prune(root, older_than_days=args.older_than, everything=args.all)
+    except (_boot.BootError, OSError) as exc:
+        print(f"trio_coord: error: {exc}", file=sys.stderr)
+        return 1
+    for name, size in removed:
+        print(f"removed {name} ({size} bytes)")
+    print(f"{root}: removed {len(removed)} entries, {sum(size for _, size in removed)} bytes")
+    return 0
 
 
 def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:

@@ -5,6 +5,12 @@ SDK's producer: keys in a fixed order (``airflow_bundle_metadata_version``,
 ``sdk``, ``source``, ``dags``), Dag ids sorted, tasks in registration order,
 and every string double-quoted in YAML so that ``"123"`` stays a string.
 The output is deterministic: the same bundle gives the same bytes.
+
+The JSON form is also what ``pack`` embeds: JSON is YAML flow style, so the
+1.3.2 coordinator's ``yaml.safe_load`` reads it, and the packed runtime reads
+it with :func:`json.loads` (characters YAML would not read back as written
+are escaped, see :func:`dump_manifest`). :func:`manifest_problems` checks a
+parsed manifest against protocol.md §12.2.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ __all__ = [
     "ManifestFormat",
     "build_manifest",
     "dump_manifest",
+    "load_manifest",
+    "manifest_problems",
     "parse_manifest_format",
 ]
 
@@ -107,8 +115,121 @@ def _yaml_mapping(mapping: dict[str, object], indent: int, *, quote_keys: bool) 
 def dump_manifest(manifest: dict[str, object], fmt: ManifestFormat = "yaml") -> str:
     """Render a manifest: deterministic YAML (2-space indent) or 4-space JSON.
 
-    Both end with exactly one newline.
+    Both end with exactly one newline. The JSON is also valid YAML that
+    ``yaml.safe_load`` reads as the same value: beyond JSON's own escapes,
+    DEL, C1 controls, U+2028/U+2029, lone surrogates and non-characters are
+    written as ``\\uXXXX`` (they only ever occur inside strings).
     """
     if fmt == "json":
-        return json.dumps(manifest, indent=4, ensure_ascii=False) + "\n"
+        text = json.dumps(manifest, indent=4, ensure_ascii=False)
+        return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
     return "\n".join(_yaml_mapping(manifest, 0, quote_keys=False)) + "\n"
+
+
+def load_manifest(text: str) -> dict[str, object]:
+    """Parse a manifest as ``pack`` embeds it (JSON); it must be a mapping.
+
+    Raises:
+        ValueError: the text is not JSON, or not a JSON object.
+    """
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"the manifest is {_kind(value)}, not a mapping")
+    return value
+
+
+_VERSION_RE: Final = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+_LANGUAGE_RE: Final = re.compile(r"[a-z][a-z0-9_+.\-]*")
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def manifest_problems(manifest: object) -> list[str]:
+    """Check a parsed manifest against protocol.md §12.2; return the problems (none: valid).
+
+    Besides the schema (``airflow-metadata.schema.json``: required keys,
+    types and patterns) it checks what the 1.3.2 coordinator needs to route
+    a task: Dag ids that are strings, and ``sdk.supervisor_schema_version``
+    equal to the one version 1.3.2 accepts.
+    """
+    if not isinstance(manifest, dict):
+        return [f"the manifest is {_kind(manifest)}, not a mapping"]
+    problems: list[str] = []
+    missing = [k for k in ("airflow_bundle_metadata_version", "sdk", "source", "dags") if k not in manifest]
+    if missing:
+        problems.append(f"missing key(s): {', '.join(missing)}")
+    version = manifest.get("airflow_bundle_metadata_version")
+    if "airflow_bundle_metadata_version" in manifest and not (
+        isinstance(version, str) and _VERSION_RE.fullmatch(version)
+    ):
+        problems.append(f"airflow_bundle_metadata_version must be a string like '1.0', got {version!r}")
+    if "sdk" in manifest:
+        problems.extend(_sdk_problems(manifest["sdk"]))
+    source = manifest.get("source")
+    if "source" in manifest and not (isinstance(source, str) and source):
+        problems.append(f"source must be a non-empty string, got {source!r}")
+    if "dags" in manifest:
+        problems.extend(_dags_problems(manifest["dags"]))
+    return problems
+
+
+def _sdk_problems(sdk: object) -> list[str]:
+    if not isinstance(sdk, dict):
+        return [f"sdk must be a mapping, got {_kind(sdk)}"]
+    required = ("language", "version", "supervisor_schema_version")
+    problems = [f"sdk.{key} is missing" for key in required if key not in sdk]
+    language = sdk.get("language")
+    if "language" in sdk and not (isinstance(language, str) and _LANGUAGE_RE.fullmatch(language)):
+        problems.append(f"sdk.language must be a lower-case identifier string, got {language!r}")
+    version = sdk.get("version")
+    if "version" in sdk and not (isinstance(version, str) and version):
+        problems.append(f"sdk.version must be a non-empty string, got {version!r}")
+    schema = sdk.get("supervisor_schema_version")
+    if "supervisor_schema_version" not in sdk:
+        pass
+    elif not isinstance(schema, str):
+        problems.append(
+            f"sdk.supervisor_schema_version must be a string, got {_kind(schema)} ({schema!r}): quote it"
+        )
+    elif not _DATE_RE.fullmatch(schema):
+        problems.append(f"sdk.supervisor_schema_version must look like YYYY-MM-DD, got {schema!r}")
+    elif schema != SUPERVISOR_SCHEMA_VERSION:
+        problems.append(
+            f"sdk.supervisor_schema_version is {schema!r}, but task-sdk 1.3.2 (the supervisor trio_coord "
+            f"speaks to) accepts only {SUPERVISOR_SCHEMA_VERSION!r}"
+        )
+    return problems
+
+
+def _dags_problems(dags: object) -> list[str]:
+    if not isinstance(dags, dict):
+        return [f"dags must be a mapping of Dag id to {{tasks: [...]}}, got {_kind(dags)}"]
+    if not dags:
+        return ["dags is empty: the bundle serves no Dag"]
+    problems: list[str] = []
+    for dag_id, entry in dags.items():
+        if not isinstance(dag_id, str) or not dag_id:
+            problems.append(
+                f"Dag id {dag_id!r} is {_kind(dag_id)}, not a non-empty string: Airflow never matches it "
+                "(quote it)"
+            )
+            continue
+        if not isinstance(entry, dict) or "tasks" not in entry:
+            problems.append(f"dags.{dag_id} must be a mapping with a 'tasks' list")
+            continue
+        tasks = entry["tasks"]
+        if not isinstance(tasks, list):
+            problems.append(f"dags.{dag_id}.tasks must be a list, got {_kind(tasks)}")
+            continue
+        problems.extend(
+            f"dags.{dag_id}.tasks has {task!r}, which is not a non-empty string"
+            for task in tasks
+            if not (isinstance(task, str) and task)
+        )
+    return problems

@@ -1,42 +1,32 @@
-"""Executable bundles: the ``AFBNDL01`` file format, ``pack`` and ``inspect``.
+"""``python -m trio_coord pack``: write a bundle as one executable file for ``ExecutableCoordinator``.
 
-Theory of operation
-===================
+A packed file is ``[launcher][source][metadata][trailer]`` (the format is in
+:mod:`trio_coord._bundle_file`). There are two kinds:
 
-Airflow's ``ExecutableCoordinator`` does not run a module path: it scans
-``executables_root`` for executable files that end in a 64-byte trailer,
-reads the YAML manifest the trailer points at, and runs the first file whose
-manifest lists the task's Dag id with ``--comm=… --logs=…`` appended
-(protocol.md §12). A packed trio_coord bundle is one such file::
+**Self-contained** (the default). The launcher region is a ``#!/bin/sh``
+script that ``exec``\\ s ``PYTHON -I -S -c LOADER "$0" ATTR "$@"``, the
+bootstrap (:mod:`trio_coord._boot`, with the ``INDEX`` of what is embedded),
+and the payload: the wheels of trio_coord, its runtime dependencies and the
+user's requirements, fetched by pip for the target interpreter
+(:mod:`trio_coord._wheels`), then, when the bundle is a module of a package,
+that whole top-level package as a zip. The trailer's SHA-256 covers all of
+it; ``INDEX`` records the SHA-256 of each item and of the source region. The
+worker needs nothing but a CPython X.Y of the packed platform: the first start
+unzips the payload into a per-user cache entry keyed by the hash.
 
-    [launcher][source][metadata][trailer]
+**Installed** (``--installed``). The launcher is one line, ``exec PYTHON -P -m
+trio_coord._packed "$0" ATTR "$@"``: the interpreter must have trio_coord and
+everything the bundle imports.
 
-* **launcher** (the "binary" region, hashed): a ``#!/bin/sh`` script whose
-  only command is ``exec <interpreter> -P -m trio_coord._packed "$0" ATTR
-  "$@"``. ``exec`` matters: without it the shell would go on to run the
-  appended bytes as commands. The interpreter path and ``ATTR`` (the name of
-  the :class:`~trio_coord.Bundle` in the module) are quoted for ``sh``.
-* **source**: the bundle module's own Python source, byte for byte. The
-  packed runtime (:mod:`trio_coord._packed`) imports the task code from
-  here, never from the path it was packed from.
-* **metadata**: the manifest (:func:`~trio_coord._metadata.build_manifest`
-  with ``source`` set to the module's file name), in the deterministic YAML
-  of :func:`~trio_coord._metadata.dump_manifest`.
-* **trailer**: ``struct`` ``<III32s12s8s``: ``source_len``,
-  ``metadata_len``, ``footer_ver`` (1), the SHA-256 of the launcher region,
-  12 zero bytes, ``b"AFBNDL01"``.
+In both, the source region is the bundle module's source byte for byte, and
+the metadata region is the manifest (:func:`~trio_coord._metadata.build_manifest`)
+as JSON, which the 1.3.2 coordinator reads with ``yaml.safe_load``. ``exec``
+matters: without it the shell would go on to run the appended bytes as
+commands. The interpreter path and ``ATTR`` (the name of the
+:class:`~trio_coord.Bundle` in the module) are quoted for ``sh``.
 
-The byte-level pieces (:class:`Trailer`, :class:`BundleLayout`,
-:func:`assemble`, :func:`build_launcher`, :func:`parse_canonical_manifest`,
-:func:`manifest_problems`) are pure; :func:`read_bundle`, :func:`pack` and
-:func:`inspect_bundle` do blocking file and process I/O and are meant for the
-command line, never for a trio task.
-
-Reading follows the 1.3.2 coordinator's order (``_Footer.read``): size,
-magic, version, reserved bytes, regions, then the hash of ``[0,
-source_start)``; every way a file can fail is a :class:`BundleFormatError`
-with a :attr:`~BundleFormatError.problem` code and a message naming what was
-wrong.
+:func:`pack` does blocking file and process I/O and is meant for the command
+line, never for a trio task.
 """
 
 from __future__ import annotations
@@ -44,238 +34,66 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import re
 import shlex
 import shutil
-import stat
-import struct
 import subprocess
 import sys
 import tempfile
-import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import Final
 
+from . import _boot
+from ._bundle_file import PackError, PackUsageError, assemble
 from ._errors import TrioCoordError
 from ._loader import _split, load_bundle
-from ._messages import SUPERVISOR_SCHEMA_VERSION
-from ._metadata import build_manifest, dump_manifest
+from ._metadata import build_manifest, dump_manifest, manifest_problems
+from ._wheels import (
+    Target,
+    Wheel,
+    build_own_wheel,
+    fetch_wheels,
+    package_archive,
+    platform_tags,
+    probe_python,
+    python_requirement,
+    target_for,
+)
 
 __all__ = [
-    "FOOTER_MAGIC",
-    "FOOTER_SIZE",
-    "FOOTER_VERSION",
     "LAUNCHER_MODULE",
-    "BundleFile",
-    "BundleFormatError",
-    "BundleLayout",
-    "FormatProblem",
-    "InspectReport",
-    "PackError",
+    "LOADER",
+    "Dependencies",
+    "EmbeddedItem",
     "PackResult",
-    "PackUsageError",
-    "Trailer",
-    "assemble",
     "build_launcher",
-    "decode_metadata",
-    "inspect_bundle",
-    "inspect_command",
-    "manifest_problems",
+    "build_self_contained_launcher",
     "pack",
     "pack_command",
-    "parse_canonical_manifest",
-    "read_bundle",
 ]
 
-#: The last 8 bytes of every bundle.
-FOOTER_MAGIC: Final = b"AFBNDL01"
-#: The size of the trailer.
-FOOTER_SIZE: Final = 64
-#: The only trailer version there is.
-FOOTER_VERSION: Final = 1
-#: The module the launcher runs (``python -m trio_coord._packed``).
+#: The module the launcher of an ``--installed`` bundle runs (``python -m trio_coord._packed``).
 LAUNCHER_MODULE: Final = "trio_coord._packed"
-
-_TRAILER: Final = struct.Struct("<III32s12s8s")
-_RESERVED: Final = bytes(12)
-_MAX_REGION: Final = 2**32 - 1
-_HASH_CHUNK: Final = 1 << 20
-#: How long ``pack`` lets the packed file take to print its manifest.
-_VERIFY_TIMEOUT: Final = 60.0
+#: What a self-contained launcher runs with ``python -I -S -c``: it executes the bootstrap,
+#: the text between the ``#BOOT`` and ``#END`` lines near the start of the file.
+LOADER: Final = (
+    r'import sys;d=open(sys.argv[1],"rb").read(262144);'
+    r'exec(compile(d[d.index(b"\n#BOOT\n")+7:d.index(b"\n#END\n")],sys.argv[1],"exec"))'
+)
+#: How much of the file LOADER reads: the script and the bootstrap must fit.
+_LOADER_READ: Final = 262144
+#: How long ``pack`` lets the packed file take to print its manifest (a first start unzips).
+_VERIFY_TIMEOUT: Final = 120.0
 #: The mode of a packed file (as airflow-go-pack writes it, whatever the umask).
 _PACKED_MODE: Final = 0o755
-
-FormatProblem = Literal[
-    "too_short",
-    "bad_magic",
-    "unknown_version",
-    "reserved_not_zero",
-    "bad_regions",
-    "no_launcher",
-    "truncated",
-    "hash_mismatch",
-    "bad_metadata",
-]
-"""Why a file is not a usable bundle (:attr:`BundleFormatError.problem`)."""
-
-
-class BundleFormatError(TrioCoordError):
-    """A file is not a valid executable bundle.
-
-    Attributes:
-        problem: what is wrong, as a stable code (see :data:`FormatProblem`).
-    """
-
-    def __init__(self, problem: FormatProblem, message: str) -> None:
-        super().__init__(message)
-        self.problem: FormatProblem = problem
-
-
-class PackError(TrioCoordError):
-    """Packing failed (the packed file did not run, or could not be written)."""
-
-
-class PackUsageError(PackError):
-    """The inputs of ``pack`` or ``inspect`` are wrong (a usage error: exit code 2)."""
-
-
-# ---------------------------------------------------------------------------- the byte layout
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Trailer:
-    """The 64-byte trailer at the end of a bundle.
-
-    Attributes:
-        source_len: the size of the source region.
-        metadata_len: the size of the metadata region.
-        binary_sha256: the SHA-256 of the launcher ("binary") region.
-        footer_ver: the trailer version (always :data:`FOOTER_VERSION` once
-            parsed).
-    """
-
-    source_len: int
-    metadata_len: int
-    binary_sha256: bytes
-    footer_ver: int = FOOTER_VERSION
-
-    def __post_init__(self) -> None:
-        for name in ("source_len", "metadata_len", "footer_ver"):
-            value = getattr(self, name)
-            if not 0 <= value <= _MAX_REGION:
-                raise ValueError(f"{name} must fit in an unsigned 32-bit integer, got {value}")
-        if len(self.binary_sha256) != 32:
-            raise ValueError(f"binary_sha256 must be 32 bytes, got {len(self.binary_sha256)}")
-
-    def to_bytes(self) -> bytes:
-        """The trailer's 64 bytes (little-endian lengths, zero reserved bytes, the magic)."""
-        return _TRAILER.pack(
-            self.source_len, self.metadata_len, self.footer_ver, self.binary_sha256, _RESERVED, FOOTER_MAGIC
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Trailer:
-        """Parse the last 64 bytes of a file.
-
-        Checks, in the 1.3.2 coordinator's order: the magic, the version, the
-        reserved bytes.
-
-        Raises:
-            ValueError: ``data`` is not 64 bytes long.
-            BundleFormatError: ``bad_magic``, ``unknown_version`` or
-                ``reserved_not_zero``.
-        """
-        if len(data) != FOOTER_SIZE:
-            raise ValueError(f"a trailer is {FOOTER_SIZE} bytes, got {len(data)}")
-        source_len, metadata_len, footer_ver, digest, reserved, magic = _TRAILER.unpack(data)
-        if magic != FOOTER_MAGIC:
-            raise BundleFormatError(
-                "bad_magic",
-                f"the file does not end with the bundle magic {FOOTER_MAGIC!r} (its last 8 bytes are "
-                f"{bytes(magic)!r}): it is not an executable bundle",
-            )
-        if footer_ver != FOOTER_VERSION:
-            raise BundleFormatError(
-                "unknown_version",
-                f"the trailer has footer_ver {footer_ver}; only version {FOOTER_VERSION} exists "
-                "(Airflow rejects the file)",
-            )
-        if reserved != _RESERVED:
-            raise BundleFormatError(
-                "reserved_not_zero",
-                f"the 12 reserved trailer bytes must be zero, got {bytes(reserved).hex()} "
-                "(Airflow rejects the file)",
-            )
-        return cls(source_len, metadata_len, bytes(digest), footer_ver)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleLayout:
-    """Where the regions of a bundle of ``file_size`` bytes are, per its trailer.
-
-    Create it with :meth:`locate`.
-    """
-
-    file_size: int
-    trailer: Trailer
-
-    @property
-    def trailer_start(self) -> int:
-        """The offset of the trailer."""
-        return self.file_size - FOOTER_SIZE
-
-    @property
-    def metadata_start(self) -> int:
-        """The offset of the metadata region."""
-        return self.trailer_start - self.trailer.metadata_len
-
-    @property
-    def source_start(self) -> int:
-        """The offset of the source region, which is also the size of the launcher region."""
-        return self.metadata_start - self.trailer.source_len
-
-    @classmethod
-    def locate(cls, file_size: int, trailer: Trailer) -> BundleLayout:
-        """Check that the trailer's regions fit in the file and leave a launcher.
-
-        Raises:
-            BundleFormatError: ``bad_regions`` (the regions extend past the
-                start of the file) or ``no_launcher`` (the launcher region is
-                empty).
-        """
-        layout = cls(file_size, trailer)
-        if layout.source_start < 0:
-            raise BundleFormatError(
-                "bad_regions",
-                f"the trailer declares {trailer.source_len} source and {trailer.metadata_len} metadata "
-                f"bytes, more than the {max(file_size - FOOTER_SIZE, 0)} bytes in front of it",
-            )
-        if layout.source_start == 0:
-            raise BundleFormatError(
-                "no_launcher",
-                "the trailer leaves no room for the launcher (binary) region, which must not be empty",
-            )
-        return layout
-
-
-def assemble(launcher: bytes, source: bytes, metadata: bytes) -> bytes:
-    """Concatenate the regions and the trailer into a bundle's bytes.
-
-    Raises:
-        ValueError: the launcher is empty or a region does not fit a 32-bit length.
-    """
-    if not launcher:
-        raise ValueError("the launcher region must not be empty")
-    trailer = Trailer(len(source), len(metadata), hashlib.sha256(launcher).digest())
-    return b"".join((launcher, source, metadata, trailer.to_bytes()))
+_PYTHON_VERSION_RE: Final = re.compile(r"3\.[0-9]{1,2}")
 
 
 def build_launcher(interpreter: str, attr: str) -> bytes:
-    """The launcher region: a ``#!/bin/sh`` script that ``exec``\\ s the packed runtime.
+    """The launcher region of an ``--installed`` bundle: a ``#!/bin/sh`` script that ``exec``\\ s the runtime.
 
     ``interpreter`` and ``attr`` are quoted for ``sh``; ``"$0"`` is the
     packed file itself, which the runtime reads its source and manifest
@@ -292,426 +110,89 @@ def build_launcher(interpreter: str, attr: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-# ---------------------------------------------------------------------------- the manifest
+def build_self_contained_launcher(interpreter: str, attr: str, index: Mapping[str, object]) -> bytes:
+    """The script and bootstrap of a self-contained bundle (the payload follows them).
 
-_VERSION_RE: Final = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
-_LANGUAGE_RE: Final = re.compile(r"[a-z][a-z0-9_+.\-]*")
-_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    name = type(value).__name__
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
-
-
-def manifest_problems(manifest: object) -> list[str]:
-    """Check a parsed manifest against protocol.md §12.2; return the problems (none: valid).
-
-    Besides the schema (``airflow-metadata.schema.json``: required keys,
-    types and patterns) it checks what the 1.3.2 coordinator needs to route
-    a task: Dag ids that are strings, and ``sdk.supervisor_schema_version``
-    equal to the one version 1.3.2 accepts.
-    """
-    if not isinstance(manifest, dict):
-        return [f"the manifest is {_kind(manifest)}, not a mapping"]
-    problems: list[str] = []
-    missing = [k for k in ("airflow_bundle_metadata_version", "sdk", "source", "dags") if k not in manifest]
-    if missing:
-        problems.append(f"missing key(s): {', '.join(missing)}")
-    version = manifest.get("airflow_bundle_metadata_version")
-    if "airflow_bundle_metadata_version" in manifest and not (
-        isinstance(version, str) and _VERSION_RE.fullmatch(version)
-    ):
-        problems.append(f"airflow_bundle_metadata_version must be a string like '1.0', got {version!r}")
-    if "sdk" in manifest:
-        problems.extend(_sdk_problems(manifest["sdk"]))
-    source = manifest.get("source")
-    if "source" in manifest and not (isinstance(source, str) and source):
-        problems.append(f"source must be a non-empty string, got {source!r}")
-    if "dags" in manifest:
-        problems.extend(_dags_problems(manifest["dags"]))
-    return problems
-
-
-def _sdk_problems(sdk: object) -> list[str]:
-    if not isinstance(sdk, dict):
-        return [f"sdk must be a mapping, got {_kind(sdk)}"]
-    required = ("language", "version", "supervisor_schema_version")
-    problems = [f"sdk.{key} is missing" for key in required if key not in sdk]
-    language = sdk.get("language")
-    if "language" in sdk and not (isinstance(language, str) and _LANGUAGE_RE.fullmatch(language)):
-        problems.append(f"sdk.language must be a lower-case identifier string, got {language!r}")
-    version = sdk.get("version")
-    if "version" in sdk and not (isinstance(version, str) and version):
-        problems.append(f"sdk.version must be a non-empty string, got {version!r}")
-    schema = sdk.get("supervisor_schema_version")
-    if "supervisor_schema_version" not in sdk:
-        pass
-    elif not isinstance(schema, str):
-        problems.append(
-            f"sdk.supervisor_schema_version must be a string, got {_kind(schema)} ({schema!r}): quote it"
-        )
-    elif not _DATE_RE.fullmatch(schema):
-        problems.append(f"sdk.supervisor_schema_version must look like YYYY-MM-DD, got {schema!r}")
-    elif schema != SUPERVISOR_SCHEMA_VERSION:
-        problems.append(
-            f"sdk.supervisor_schema_version is {schema!r}, but task-sdk 1.3.2 (the supervisor trio_coord "
-            f"speaks to) accepts only {SUPERVISOR_SCHEMA_VERSION!r}"
-        )
-    return problems
-
-
-def _dags_problems(dags: object) -> list[str]:
-    if not isinstance(dags, dict):
-        return [f"dags must be a mapping of Dag id to {{tasks: [...]}}, got {_kind(dags)}"]
-    if not dags:
-        return ["dags is empty: the bundle serves no Dag"]
-    problems: list[str] = []
-    for dag_id, entry in dags.items():
-        if not isinstance(dag_id, str) or not dag_id:
-            problems.append(
-                f"Dag id {dag_id!r} is {_kind(dag_id)}, not a non-empty string: Airflow never matches it "
-                "(quote it)"
-            )
-            continue
-        if not isinstance(entry, dict) or "tasks" not in entry:
-            problems.append(f"dags.{dag_id} must be a mapping with a 'tasks' list")
-            continue
-        tasks = entry["tasks"]
-        if not isinstance(tasks, list):
-            problems.append(f"dags.{dag_id}.tasks must be a list, got {_kind(tasks)}")
-            continue
-        problems.extend(
-            f"dags.{dag_id}.tasks has {task!r}, which is not a non-empty string"
-            for task in tasks
-            if not (isinstance(task, str) and task)
-        )
-    return problems
-
-
-_BARE_KEY_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_JSON: Final = json.JSONDecoder()
-
-
-class _ManifestSyntaxError(ValueError):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-
-
-def parse_canonical_manifest(text: str) -> dict[str, object]:
-    """Parse a manifest written by :func:`~trio_coord._metadata.dump_manifest`.
-
-    A strict reader for exactly that subset of YAML, so that the packed
-    runtime needs no YAML library: block mappings and sequences indented by
-    two spaces, keys bare (``[A-Za-z_][A-Za-z0-9_]*``) or double-quoted,
-    values double-quoted strings (JSON escapes), ``[]`` or ``{}``, one
-    ``\\n`` at the end of every line. On that subset it returns what
-    ``yaml.safe_load`` returns. ``inspect`` uses PyYAML instead, so that
-    manifests written by other packers are judged as Airflow judges them.
+    ``python -I -S`` ignores ``PYTHON*`` variables, the user site, the
+    working directory and site-packages: the bundle sees the standard
+    library and its own cache entry only.
 
     Raises:
-        ValueError: the text is outside the subset (the message names the
-            line and what was expected).
+        PackError: the bootstrap does not fit in what :data:`LOADER` reads.
     """
-    if not text.endswith("\n"):
-        raise ValueError("the manifest must end with a newline")
-    lines = text[:-1].split("\n")
-    value, end = _parse_block(lines, 0, 0)
-    if end != len(lines):  # pragma: no cover - _parse_block rejects stray indentation itself
-        raise _ManifestSyntaxError(end + 1, "unexpected content")
-    if not isinstance(value, dict):
-        raise ValueError("the manifest must be a mapping at the top level")
-    return value
-
-
-def _indent_of(line: str, number: int) -> int:
-    stripped = line.lstrip(" ")
-    indent = len(line) - len(stripped)
-    if not stripped:
-        raise _ManifestSyntaxError(number, "blank lines are not part of the canonical manifest")
-    if stripped.startswith("\t"):
-        raise _ManifestSyntaxError(number, "indent with spaces, not tabs")
-    if indent % 2:
-        raise _ManifestSyntaxError(number, f"indentation must be a multiple of 2 spaces, got {indent}")
-    return indent
-
-
-def _parse_block(lines: list[str], start: int, indent: int) -> tuple[object, int]:
-    if _indent_of(lines[start], start + 1) != indent:
-        raise _ManifestSyntaxError(start + 1, f"expected indentation {indent}")
-    if lines[start][indent:].startswith("- "):
-        return _parse_sequence(lines, start, indent)
-    return _parse_mapping(lines, start, indent)
-
-
-def _parse_sequence(lines: list[str], start: int, indent: int) -> tuple[list[object], int]:
-    items: list[object] = []
-    i = start
-    while i < len(lines) and _indent_of(lines[i], i + 1) == indent:
-        content = lines[i][indent:]
-        if not content.startswith("- "):
-            raise _ManifestSyntaxError(i + 1, "expected '- ' (a sequence item)")
-        items.append(_parse_scalar(content[2:], i + 1))
-        i += 1
-    if i < len(lines) and _indent_of(lines[i], i + 1) > indent:
-        raise _ManifestSyntaxError(i + 1, "unexpected indentation")
-    return items, i
-
-
-def _parse_mapping(lines: list[str], start: int, indent: int) -> tuple[dict[str, object], int]:
-    mapping: dict[str, object] = {}
-    i = start
-    while i < len(lines) and _indent_of(lines[i], i + 1) == indent:
-        number = i + 1
-        key, rest = _parse_key(lines[i][indent:], number)
-        if key in mapping:
-            raise _ManifestSyntaxError(number, f"duplicate key {key!r}")
-        if rest:
-            if not rest.startswith(" "):
-                raise _ManifestSyntaxError(number, "expected ': ' after the key")
-            mapping[key] = _parse_scalar(rest[1:], number)
-            i += 1
-            continue
-        if i + 1 >= len(lines) or _indent_of(lines[i + 1], i + 2) != indent + 2:
-            raise _ManifestSyntaxError(
-                number, f"{key!r} has no value (expected a block indented by {indent + 2})"
-            )
-        mapping[key], i = _parse_block(lines, i + 1, indent + 2)
-    if i < len(lines) and _indent_of(lines[i], i + 1) > indent:
-        raise _ManifestSyntaxError(i + 1, "unexpected indentation")
-    return mapping, i
-
-
-def _parse_key(content: str, number: int) -> tuple[str, str]:
-    if content.startswith('"'):
-        key, end = _decode_string(content, number)
-    else:
-        match = _BARE_KEY_RE.match(content)
-        if match is None:
-            raise _ManifestSyntaxError(number, "expected a key (a name or a double-quoted string)")
-        key, end = match.group(), match.end()
-    if content[end : end + 1] != ":":
-        raise _ManifestSyntaxError(number, f"expected ':' after the key {key!r}")
-    return key, content[end + 1 :]
-
-
-def _parse_scalar(text: str, number: int) -> object:
-    if text == "[]":
-        return []
-    if text == "{}":
-        return {}
-    if text.startswith('"'):
-        value, end = _decode_string(text, number)
-        if end == len(text):
-            return value
-    raise _ManifestSyntaxError(number, f"expected a double-quoted string, [] or {{}}, got {text!r}")
-
-
-def _decode_string(text: str, number: int) -> tuple[str, int]:
-    try:
-        value, end = _JSON.raw_decode(text)
-    except ValueError as exc:
-        raise _ManifestSyntaxError(number, f"bad double-quoted string: {exc}") from exc
-    assert isinstance(value, str)  # the text starts with '"'
-    return value, end
-
-
-# ---------------------------------------------------------------------------- reading a file
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleFile:
-    """A bundle whose trailer and launcher hash were checked.
-
-    Attributes:
-        path: the file.
-        layout: where its regions are.
-        launcher_head: the start of the launcher region (up to 256 bytes).
-        source: the source region (``None`` when not read).
-        metadata: the metadata region, raw.
-    """
-
-    path: Path
-    layout: BundleLayout
-    launcher_head: bytes
-    source: bytes | None
-    metadata: bytes
-
-
-def _read_exactly(f: BinaryIO, size: int, what: str) -> bytes:
-    data = f.read(size)
-    if len(data) != size:
-        raise BundleFormatError("truncated", f"the file shrank while reading the {what}")
+    boot = Path(_boot.__file__).read_text(encoding="utf-8")
+    if _boot.BOOT_MARK.decode() in boot or _boot.END_MARK.decode() in boot:  # pragma: no cover - a bug
+        raise PackError("the bootstrap source contains its own delimiter lines")
+    command = shlex.join([interpreter, "-I", "-S", "-c", LOADER])
+    text = (
+        "#!/bin/sh\n"
+        "# A self-contained trio_coord executable bundle: this launcher and bootstrap, the embedded\n"
+        "# wheels, the bundle's Python source, its manifest and an AFBNDL01 trailer. It needs only a\n"
+        "# CPython; check it with: python -m trio_coord inspect FILE\n"
+        f'exec {command} "$0" {shlex.quote(attr)} "$@"\n'
+        "#BOOT\n"
+        f"{boot}"
+        f"INDEX = {dict(index)!r}\n"
+        "main(INDEX)\n"
+        "#END\n"
+    )
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) > _LOADER_READ:
+        raise PackError(
+            f"the launcher and bootstrap take {len(data)} bytes, more than the {_LOADER_READ} read"
+        )
     return data
 
 
-def read_bundle(path: str | os.PathLike[str], *, with_source: bool = True) -> BundleFile:
-    """Read and check a bundle file's trailer, regions and launcher hash.
-
-    Blocking file I/O (the launcher region is hashed in 1 MiB chunks, so a
-    large native binary is never held in memory).
-
-    Args:
-        path: the file.
-        with_source: also read the source region.
-
-    Raises:
-        OSError: the file cannot be opened or read.
-        BundleFormatError: the file is not a valid bundle (see
-            :attr:`BundleFormatError.problem`).
-    """
-    path = Path(path)
-    with path.open("rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size < FOOTER_SIZE:
-            raise BundleFormatError(
-                "too_short", f"the file has {size} bytes, fewer than the {FOOTER_SIZE}-byte bundle trailer"
-            )
-        f.seek(size - FOOTER_SIZE)
-        trailer = Trailer.from_bytes(_read_exactly(f, FOOTER_SIZE, "trailer"))
-        layout = BundleLayout.locate(size, trailer)
-        f.seek(0)
-        digest = hashlib.sha256()
-        head = b""
-        remaining = layout.source_start
-        while remaining:
-            chunk = f.read(min(_HASH_CHUNK, remaining))
-            if not chunk:
-                raise BundleFormatError("truncated", "the file shrank while hashing the launcher region")
-            if len(head) < 256:
-                head += chunk[: 256 - len(head)]
-            digest.update(chunk)
-            remaining -= len(chunk)
-        if digest.digest() != trailer.binary_sha256:
-            raise BundleFormatError(
-                "hash_mismatch",
-                f"the SHA-256 of the launcher region (bytes 0-{layout.source_start - 1}) is "
-                f"{digest.hexdigest()}, but the trailer records {trailer.binary_sha256.hex()}: the file was "
-                "changed after it was packed (Airflow rejects it)",
-            )
-        source = _read_exactly(f, trailer.source_len, "source region") if with_source else None
-        f.seek(layout.metadata_start)
-        metadata = _read_exactly(f, trailer.metadata_len, "metadata region")
-    return BundleFile(path, layout, head, source, metadata)
-
-
-def decode_metadata(data: bytes) -> str:
-    """The metadata region as text.
-
-    Raises:
-        BundleFormatError: ``bad_metadata``: the bytes are not UTF-8.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BundleFormatError("bad_metadata", f"the metadata region is not UTF-8 text: {exc}") from exc
-
-
-# ---------------------------------------------------------------------------- inspect
+# ---------------------------------------------------------------------------- pack
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class InspectReport:
-    """What :func:`inspect_bundle` found in a valid bundle.
+class Dependencies:
+    """What a self-contained bundle embeds besides trio_coord and its runtime dependencies.
 
     Attributes:
-        bundle: the checked file.
-        metadata_text: the manifest, as embedded.
-        manifest: the manifest as ``yaml.safe_load`` (Airflow's parser) reads it.
-        executable: whether this user may execute the file (the coordinator
-            skips files it cannot execute).
+        requirement_files: pip requirements files (``--requirement``).
+        requirements: requirement specifiers (``--with``).
+        python_version: pack for this CPython ``X.Y`` instead of the
+            ``--python`` interpreter's.
+        platforms: pack for these wheel platform tags (``manylinux_2_17_x86_64``).
+        allow_build: let pip build source distributions into wheels (for
+            this machine's Python only); refused otherwise.
+        find_links: extra places pip looks for wheels (``--find-links``).
+        no_index: pip does not use the package index (``--no-index``).
     """
 
-    bundle: BundleFile
-    metadata_text: str
-    manifest: dict[str, object]
-    executable: bool
-
-    def describe(self) -> str:
-        """A human-readable summary followed by the embedded manifest."""
-        layout = self.bundle.layout
-        trailer = layout.trailer
-        first_line = self.bundle.launcher_head.split(b"\n", 1)[0]
-        if first_line.startswith(b"#!"):
-            kind = f"script ({first_line.decode('utf-8', 'replace')})"
-        elif self.bundle.launcher_head.startswith(b"\x7fELF"):
-            kind = "ELF binary"
-        else:
-            kind = "binary"
-        sdk = self.manifest.get("sdk")
-        sdk_map = sdk if isinstance(sdk, dict) else {}
-        dags = self.manifest.get("dags")
-        dag_ids = ", ".join(sorted(str(d) for d in dags)) if isinstance(dags, dict) else ""
-
-        def span(start: int, length: int) -> str:
-            return f"bytes {start}-{start + length - 1} ({length} bytes)" if length else "empty"
-
-        lines = [
-            f"{self.bundle.path}: valid executable bundle",
-            f"  trailer:  {FOOTER_MAGIC.decode()}, footer_ver {trailer.footer_ver}, reserved bytes zero",
-            f"  launcher: {span(0, layout.source_start)}, {kind}",
-            f"            SHA-256 {trailer.binary_sha256.hex()} (matches the trailer)",
-            f"  source:   {span(layout.source_start, trailer.source_len)}",
-            f"  metadata: {span(layout.metadata_start, trailer.metadata_len)}",
-            f"  sdk:      {sdk_map.get('language')} {sdk_map.get('version')}, "
-            f"supervisor schema {sdk_map.get('supervisor_schema_version')}",
-            f"  dags:     {dag_ids}",
-            "",
-            self.metadata_text.rstrip("\n"),
-        ]
-        return "\n".join(lines) + "\n"
+    requirement_files: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    python_version: str | None = None
+    platforms: tuple[str, ...] = ()
+    allow_build: bool = False
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
 
 
-def _import_yaml() -> types.ModuleType:
-    try:
-        # Optional (trio_coord[yaml]): only `inspect` needs it.
-        return importlib.import_module("yaml")
-    except ImportError as exc:
-        raise PackUsageError(
-            "inspect parses the manifest with PyYAML, as Airflow does, and PyYAML is not installed: "
-            "pip install 'trio_coord[yaml]'"
-        ) from exc
+@dataclasses.dataclass(frozen=True, slots=True)
+class EmbeddedItem:
+    """One item of a self-contained bundle's payload (a wheel, or the bundle's package).
 
-
-def inspect_bundle(path: str | os.PathLike[str]) -> InspectReport:
-    """Check that ``path`` is a bundle the 1.3.2 ``ExecutableCoordinator`` would use.
-
-    Blocking file I/O. The manifest is parsed with PyYAML's ``safe_load``,
-    exactly as the coordinator parses it, and checked with
-    :func:`manifest_problems`.
-
-    Raises:
-        PackUsageError: ``path`` is missing or not a regular file, or PyYAML
-            is not installed.
-        BundleFormatError: the file is not a valid bundle.
+    Attributes:
+        kind: ``"wheel"`` or ``"package"``.
+        name: the wheel's file name, or the package's name.
+        distribution: the distribution name (``None`` for the package).
+        version: the version (``None`` for the package).
+        tags: the wheel's tags, ``py-abi-platform`` (``None`` for the package).
+        size: its size in bytes.
+        sha256: its SHA-256, hex.
     """
-    yaml = _import_yaml()
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise PackUsageError(f"cannot inspect {str(path)!r}: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(mode):
-        raise PackUsageError(f"cannot inspect {str(path)!r}: not a regular file")
-    try:
-        bundle = read_bundle(path, with_source=False)
-    except OSError as exc:
-        raise PackUsageError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
-    text = decode_metadata(bundle.metadata)
-    try:
-        manifest = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BundleFormatError("bad_metadata", f"the metadata is not valid YAML: {exc}") from exc
-    problems = manifest_problems(manifest)
-    if problems:
-        raise BundleFormatError("bad_metadata", "the manifest is not usable: " + "; ".join(problems))
-    assert isinstance(manifest, dict)
-    return InspectReport(bundle, text, manifest, os.access(path, os.X_OK))
 
-
-# ---------------------------------------------------------------------------- pack
+    kind: str
+    name: str
+    distribution: str | None
+    version: str | None
+    tags: str | None
+    size: int
+    sha256: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -725,6 +206,9 @@ class PackResult:
         interpreter: the interpreter the launcher runs.
         verified: whether the packed file was run once to check it.
         warnings: things worth telling the user (a Dag without tasks).
+        embedded: a self-contained bundle's payload (empty with ``--installed``).
+        python: what a worker's interpreter must be, e.g. ``CPython 3.11 on
+            linux x86_64 (glibc 2.17 or newer)`` (``None`` with ``--installed``).
     """
 
     path: Path
@@ -733,6 +217,8 @@ class PackResult:
     interpreter: str
     verified: bool
     warnings: tuple[str, ...] = ()
+    embedded: tuple[EmbeddedItem, ...] = ()
+    python: str | None = None
 
 
 def _check_interpreter(interpreter: str, *, verify: bool) -> str:
@@ -782,92 +268,6 @@ def _check_output(output: Path, source: Path) -> Path:
     return output
 
 
-def pack(
-    spec: str,
-    output: str | os.PathLike[str],
-    *,
-    interpreter: str | None = None,
-    verify: bool = True,
-) -> PackResult:
-    """Pack the bundle named by ``spec`` into one executable file at ``output``.
-
-    Blocking: imports the bundle in this process, and (with ``verify``)
-    runs the packed file once, with ``--airflow-metadata --format json``, to
-    check that it starts and reports the embedded manifest (up to 60 s).
-
-    The file is written to a temporary name next to ``output``, checked,
-    made executable (mode 0o755) and renamed over ``output``, so a scanner
-    never sees a half-written bundle. The same inputs give the same bytes.
-
-    Args:
-        spec: ``module[:attr]`` or ``path/to/file.py[:attr]``, as for ``serve``.
-        output: the file to write.
-        interpreter: the Python the launcher runs (default: this one,
-            ``sys.executable``). A relative path is made absolute; a bare
-            name is looked up on ``PATH`` when the bundle runs.
-        verify: run the packed file once before installing it.
-
-    Raises:
-        PackUsageError: the bundle cannot be loaded, the output path or the
-            interpreter is unusable, or the source file name cannot be
-            embedded.
-        PackError: the packed file failed its check, or writing failed.
-    """
-    chosen = _check_interpreter(interpreter if interpreter is not None else sys.executable, verify=verify)
-    try:
-        _, attr = _split(spec)
-        bundle = load_bundle(spec)
-    except TrioCoordError as exc:
-        raise PackUsageError(str(exc)) from exc
-    source_path = _source_file(spec)
-    output_path = _check_output(Path(output), source_path)
-    source_name = source_path.name
-    if not source_name.isprintable():
-        raise PackUsageError(f"the source file name {source_name!r} has characters a manifest cannot carry")
-    if not bundle.dags:
-        raise PackError(f"bundle {bundle.name!r} defines no Dags: there is nothing to pack")
-    warnings = tuple(
-        f"Dag {dag_id!r} has no tasks" for dag_id, dag in sorted(bundle.dags.items()) if not dag.tasks
-    )
-    try:
-        source = source_path.read_bytes()
-    except OSError as exc:
-        raise PackError(f"cannot read the bundle source {str(source_path)!r}: {exc}") from exc
-    manifest = build_manifest(bundle, source=source_name)
-    problems = manifest_problems(manifest)
-    if problems:  # pragma: no cover - build_manifest always writes a valid manifest
-        raise PackError("; ".join(problems))
-    data = assemble(build_launcher(chosen, attr), source, dump_manifest(manifest).encode("utf-8"))
-    _write_atomically(output_path, data, manifest if verify else None)
-    return PackResult(output_path, len(data), manifest, chosen, verify, warnings)
-
-
-def _write_atomically(output: Path, data: bytes, verify_manifest: Mapping[str, object] | None) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as exc:
-            raise PackError(f"cannot write {str(output)!r}: {exc}") from exc
-        if verify_manifest is not None:
-            _verify(tmp, verify_manifest)
-        try:
-            # Executable only now, just before the rename: until then a scan of the
-            # directory skips the temporary file.
-            tmp.chmod(_PACKED_MODE)
-            tmp.replace(output)
-        except OSError as exc:
-            raise PackError(f"cannot write {str(output)!r}: {exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(output.parent)
-
-
 def _fsync_directory(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -881,29 +281,262 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _verify(packed: Path, manifest: Mapping[str, object]) -> None:
-    """Run the packed file the way a shell would and compare the manifest it prints."""
-    command = ["/bin/sh", str(packed), "--airflow-metadata", "--format", "json"]
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=_VERIFY_TIMEOUT,
-            cwd=packed.parent,
-            check=False,
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Code:
+    """Where the bundle's code is: its module's source file, and the package embedded with it."""
+
+    source_path: Path
+    source_name: str
+    module: str | None = None
+    package_dir: Path | None = None
+
+
+def _code_of(spec: str, *, installed: bool) -> _Code:
+    """The bundle's code: the single file, or (self-contained, ``pkg.mod:attr``) its top-level package."""
+    source_path = _source_file(spec)
+    target, _ = _split(spec)
+    if installed or target.endswith(".py") or "/" in target or os.sep in target:
+        return _Code(source_path, source_path.name)
+    top = target.split(".")[0]
+    top_module = sys.modules.get(top)
+    paths = list(getattr(top_module, "__path__", None) or [])
+    if not paths:  # a top-level module: the single file is all there is
+        return _Code(source_path, source_path.name)
+    if getattr(top_module, "__file__", None) is None or len(paths) != 1:
+        raise PackUsageError(
+            f"{top!r} is a namespace package ({len(paths)} directories); pack embeds a regular package "
+            "(with an __init__.py) or a single file"
         )
-    except subprocess.TimeoutExpired as exc:
-        raise PackError(
-            f"the packed file did not print its manifest within {_VERIFY_TIMEOUT:g} s; not installed"
-        ) from exc
+    package_dir = Path(paths[0]).resolve()
+    name = source_path.relative_to(package_dir.parent).as_posix()
+    # trio_coord's own modules (trio_coord.example) come with its wheel.
+    return _Code(source_path, name, target, None if top == "trio_coord" else package_dir)
+
+
+def _target(interpreter: str, dependencies: Dependencies) -> Target:
+    """The interpreter to fetch wheels for: the given version and platforms, or ``interpreter``'s own."""
+    platforms = tuple(tag for given in dependencies.platforms for tag in platform_tags(given))
+    version = dependencies.python_version
+    if version is not None:
+        if not _PYTHON_VERSION_RE.fullmatch(version):
+            raise PackUsageError(f"--python-version must be X.Y (for example 3.11), got {version!r}")
+        where = ", ".join(dependencies.platforms) if platforms else "this platform"
+        return Target(version, platforms, "cpython", f"CPython {version} on {where}", foreign=True)
+    local = interpreter if "/" in interpreter else shutil.which(interpreter)
+    if local is None or not (os.path.isfile(local) and os.access(local, os.X_OK)):
+        raise PackUsageError(
+            f"the interpreter {interpreter!r} is not on this machine, so pack cannot ask it which Python it "
+            "is: pass --python-version X.Y (and --platform TAG for another platform)"
+        )
+    found = probe_python(local)
+    if platforms:
+        description = f"CPython {found['version']} on {', '.join(dependencies.platforms)}"
+        return Target(str(found["version"]), platforms, "cpython", description, foreign=True)
+    return target_for(found, same_as_this=found == probe_python(sys.executable))
+
+
+def _payload(
+    code: _Code, interpreter: str, dependencies: Dependencies
+) -> tuple[list[tuple[EmbeddedItem, bytes]], dict[str, str | None]]:
+    """Fetch and build the payload's items; also what a worker's Python must be."""
+    target = _target(interpreter, dependencies)
+    wheels = fetch_wheels(
+        build_own_wheel(),
+        target,
+        requirement_files=dependencies.requirement_files,
+        requirements=dependencies.requirements,
+        allow_build=dependencies.allow_build,
+        find_links=dependencies.find_links,
+        no_index=dependencies.no_index,
+    )
+    items = [
+        (
+            EmbeddedItem("wheel", w.filename, w.distribution, w.version, w.tags, len(w.data), w.sha256),
+            w.data,
+        )
+        for w in wheels
+    ]
+    if code.package_dir is not None:
+        archive = Wheel("package.whl", package_archive(code.package_dir))
+        name = code.package_dir.name
+        items.append(
+            (EmbeddedItem("package", name, None, None, None, len(archive.data), archive.sha256), archive.data)
+        )
+    return items, python_requirement(target.version, wheels)
+
+
+def pack(
+    spec: str,
+    output: str | os.PathLike[str],
+    *,
+    interpreter: str | None = None,
+    verify: bool = True,
+    installed: bool = False,
+    dependencies: Dependencies | None = None,
+) -> PackResult:
+    """Pack the bundle named by ``spec`` into one executable file at ``output``.
+
+    Blocking: imports the bundle in this process; for a self-contained bundle
+    runs pip (see :func:`~trio_coord._wheels.fetch_wheels`); and (with
+    ``verify``) runs the packed file once, with ``--airflow-metadata --format
+    json``, to check that it starts and reports the embedded manifest (up to
+    120 s; a self-contained bundle installs itself into a throw-away cache
+    directory for that).
+
+    The file is written to a temporary name next to ``output``, checked,
+    made executable (mode 0o755) and renamed over ``output``, so a scanner
+    never sees a half-written bundle. The same inputs (and the same wheels
+    from pip) give the same bytes.
+
+    Args:
+        spec: ``module[:attr]`` or ``path/to/file.py[:attr]``, as for ``serve``.
+        output: the file to write.
+        interpreter: the Python the launcher runs (default: this one,
+            ``sys.executable``). A relative path is made absolute; a bare
+            name is looked up on ``PATH`` when the bundle runs.
+        verify: run the packed file once before installing it.
+        installed: embed the source only; the interpreter provides trio_coord
+            and every import (the format before self-contained bundles).
+        dependencies: what else a self-contained bundle embeds, and the
+            target it is packed for.
+
+    Raises:
+        PackUsageError: the bundle cannot be loaded, the output path or the
+            interpreter is unusable, the source file name cannot be
+            embedded, or the options contradict each other.
+        PackError: pip failed, the packed file failed its check, or writing failed.
+    """
+    dependencies = dependencies or Dependencies()
+    if installed and dependencies != Dependencies():
+        raise PackUsageError(
+            "--installed embeds no dependencies: it cannot be combined with --requirement, --with, "
+            "--python-version, --platform, --allow-build, --find-links or --no-index"
+        )
+    chosen = _check_interpreter(interpreter if interpreter is not None else sys.executable, verify=verify)
+    try:
+        _, attr = _split(spec)
+        bundle = load_bundle(spec)
+    except TrioCoordError as exc:
+        raise PackUsageError(str(exc)) from exc
+    code = _code_of(spec, installed=installed)
+    output_path = _check_output(Path(output), code.source_path)
+    if not code.source_name.isprintable():
+        raise PackUsageError(
+            f"the source file name {code.source_name!r} has characters a manifest cannot carry"
+        )
+    if not bundle.dags:
+        raise PackError(f"bundle {bundle.name!r} defines no Dags: there is nothing to pack")
+    warnings = tuple(
+        f"Dag {dag_id!r} has no tasks" for dag_id, dag in sorted(bundle.dags.items()) if not dag.tasks
+    )
+    try:
+        source = code.source_path.read_bytes()
+    except OSError as exc:
+        raise PackError(f"cannot read the bundle source {str(code.source_path)!r}: {exc}") from exc
+    manifest = build_manifest(bundle, source=code.source_name)
+    problems = manifest_problems(manifest)
+    if problems:  # pragma: no cover - build_manifest always writes a valid manifest
+        raise PackError("; ".join(problems))
+    metadata = dump_manifest(manifest, "json").encode("utf-8")
+    if installed:
+        data = assemble(build_launcher(chosen, attr), source, metadata)
+        _write_atomically(output_path, data, manifest if verify else None, self_contained=False)
+        return PackResult(output_path, len(data), manifest, chosen, verify, warnings)
+    items, python = _payload(code, chosen, dependencies)
+    index = _index(items, python, code.module, source)
+    launcher = build_self_contained_launcher(chosen, attr, index)
+    data = assemble(launcher + b"".join(blob for _, blob in items), source, metadata)
+    _write_atomically(output_path, data, manifest if verify else None, self_contained=True)
+    embedded = tuple(item for item, _ in items)
+    return PackResult(
+        output_path, len(data), manifest, chosen, verify, warnings, embedded, _boot.describe_python(python)
+    )
+
+
+def _index(
+    items: Sequence[tuple[EmbeddedItem, bytes]],
+    python: dict[str, str | None],
+    module: str | None,
+    source: bytes,
+) -> dict[str, object]:
+    """The bootstrap's ``INDEX`` (see :mod:`trio_coord._boot`)."""
+    blobs = []
+    offset = 0
+    for item, blob in items:
+        blobs.append({**dataclasses.asdict(item), "offset": offset})
+        offset += len(blob)
+    return {
+        "format": _boot.FORMAT,
+        "python": python,
+        "module": module,
+        "source_sha256": hashlib.sha256(source).hexdigest(),
+        "blobs": blobs,
+    }
+
+
+def _write_atomically(
+    output: Path, data: bytes, verify_manifest: Mapping[str, object] | None, *, self_contained: bool
+) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise PackError(f"cannot write {str(output)!r}: {exc}") from exc
+        if verify_manifest is not None:
+            _verify(tmp, verify_manifest, self_contained=self_contained)
+        try:
+            # Executable only now, just before the rename: until then a scan of the
+            # directory skips the temporary file.
+            tmp.chmod(_PACKED_MODE)
+            tmp.replace(output)
+        except OSError as exc:
+            raise PackError(f"cannot write {str(output)!r}: {exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(output.parent)
+
+
+def _verify(packed: Path, manifest: Mapping[str, object], *, self_contained: bool) -> None:
+    """Run the packed file the way a shell would and compare the manifest it prints.
+
+    A self-contained bundle installs itself into a throw-away cache directory
+    (so the check also proves that a cold start works).
+    """
+    command = ["/bin/sh", str(packed), "--airflow-metadata", "--format", "json"]
+    with tempfile.TemporaryDirectory(prefix="trio-coord-verify-") as cache:
+        env = {**os.environ, _boot.CACHE_DIR_ENV: cache} if self_contained else None
+        try:
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=_VERIFY_TIMEOUT,
+                cwd=packed.parent,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PackError(
+                f"the packed file did not print its manifest within {_VERIFY_TIMEOUT:g} s; not installed"
+            ) from exc
     stderr = result.stderr.decode("utf-8", "replace").strip()
     tail = "\n".join(stderr.splitlines()[-15:])
     if result.returncode != 0:
+        needs = (
+            "what it imports must be in the bundle's package or its wheels (--requirement/--with)"
+            if self_contained
+            else "its imports (trio_coord and any library) must be installed for the interpreter"
+        )
         raise PackError(
             f"the packed file failed its check (exit code {result.returncode}); not installed. It must run "
-            "on its own: its imports (trio_coord and any library) must be installed for the interpreter, "
-            f"and it cannot import modules next to the original source. Its output:\n{tail}"
+            f"on its own: {needs}, and it cannot import modules next to the original source. Its "
+            f"output:\n{tail}"
         )
     try:
         printed = json.loads(result.stdout)
@@ -923,8 +556,24 @@ def _verify(packed: Path, manifest: Mapping[str, object]) -> None:
 
 def pack_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``python -m trio_coord pack``: 0 when written, 1 when the check or the write failed, 2 for usage."""
+    dependencies = Dependencies(
+        requirement_files=tuple(args.requirement_files),
+        requirements=tuple(args.requirements),
+        python_version=args.python_version,
+        platforms=tuple(args.platforms),
+        allow_build=args.allow_build,
+        find_links=tuple(args.find_links),
+        no_index=args.no_index,
+    )
     try:
-        result = pack(args.bundle, args.output, interpreter=args.python, verify=not args.no_verify)
+        result = pack(
+            args.bundle,
+            args.output,
+            interpreter=args.python,
+            verify=not args.no_verify,
+            installed=args.installed,
+            dependencies=dependencies,
+        )
     except PackUsageError as exc:
         parser.error(str(exc))
     except PackError as exc:
@@ -939,23 +588,9 @@ def pack_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         f"packed {', '.join(dags)} into {result.path} ({result.size} bytes; runs with "
         f"{result.interpreter}; {checked})"
     )
-    return 0
-
-
-def inspect_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``python -m trio_coord inspect``: 0 for a valid bundle, 1 for an invalid one, 2 for usage."""
-    try:
-        report = inspect_bundle(args.path)
-    except PackUsageError as exc:
-        parser.error(str(exc))
-    except BundleFormatError as exc:
-        print(f"trio_coord: error: {args.path} is not a valid executable bundle: {exc}", file=sys.stderr)
-        return 1
-    sys.stdout.write(report.describe())
-    if not report.executable:
-        print(
-            f"trio_coord: warning: {args.path} is not executable by this user, and ExecutableCoordinator "
-            "skips such files (chmod +x)",
-            file=sys.stderr,
-        )
+    if result.python is not None:
+        wheels = [item for item in result.embedded if item.kind == "wheel"]
+        print(f"self-contained: {len(wheels)} wheels; the worker needs {result.python}")
+        for item in result.embedded:
+            print(f"  {item.name} ({item.size} bytes)")
     return 0

@@ -1,8 +1,13 @@
-"""The runtime of a packed bundle: what its launcher ``exec``\\ s.
+"""The runtime of a packed bundle: what its launcher ``exec``\\ s (or its bootstrap calls).
 
 ::
 
     python -P -m trio_coord._packed FILE ATTR [ARGS...]
+
+A self-contained bundle's bootstrap (:mod:`trio_coord._boot`) calls
+:func:`main` instead, once its cache entry is on ``sys.path``, with the file's
+bytes (already checked) and, for a package bundle, the module to import by
+its own name from there.
 
 ``FILE`` is the packed file itself (the launcher's ``"$0"``) and ``ATTR`` the
 name of the :class:`~trio_coord.Bundle` in the embedded module. The runtime
@@ -20,7 +25,7 @@ with the source lines) is ``FILE/<source name>``. Then it behaves like
   same exit codes.
 * ``--airflow-metadata [--format yaml|json]`` loads the bundle, checks that
   it defines the Dags and tasks the manifest lists, and prints the embedded
-  manifest (YAML byte for byte, or as JSON).
+  manifest (as YAML, or with ``--format json`` the embedded JSON byte for byte).
 
 Exit code 1, before anything else, when ``FILE`` is not a valid trio_coord
 bundle or was packed for another supervisor schema version; 2 when this
@@ -41,16 +46,10 @@ import types
 from collections.abc import Sequence
 from typing import Final
 
+from ._bundle_file import BundleFormatError, bundle_from_bytes, decode_metadata, read_bundle
 from ._cli import build_parser, main as cli_main
 from ._loader import BundleLoadError, load_bundle
-from ._metadata import build_manifest, dump_manifest, parse_manifest_format
-from ._pack import (
-    BundleFormatError,
-    decode_metadata,
-    manifest_problems,
-    parse_canonical_manifest,
-    read_bundle,
-)
+from ._metadata import build_manifest, dump_manifest, load_manifest, manifest_problems, parse_manifest_format
 
 __all__ = ["PackedBundle", "main", "open_packed"]
 
@@ -67,12 +66,16 @@ class PackedBundle:
         source: the embedded module's source.
         metadata_text: the embedded manifest, as written.
         manifest: the embedded manifest, parsed.
+        module: the bundle's module when a self-contained bundle installed
+            its package on ``sys.path`` (``None``: the embedded source is the
+            module).
     """
 
     path: str
     source: bytes
     metadata_text: str
     manifest: dict[str, object]
+    module: str | None = None
 
     @property
     def source_name(self) -> str:
@@ -93,7 +96,12 @@ class PackedBundle:
         return f"{self.path}/{self.source_name}"
 
     def install(self, attr: str) -> str:
-        """Make the embedded module importable (first on ``sys.meta_path``); return its bundle spec."""
+        """Make the embedded module importable (first on ``sys.meta_path``); return its bundle spec.
+
+        A bundle whose package is installed (:attr:`module`) needs nothing: its spec is returned.
+        """
+        if self.module is not None:
+            return f"{self.module}:{attr}"
         sys.meta_path.insert(0, _EmbeddedModule(self.module_name, self.source, self.filename))
         return f"{self.module_name}:{attr}"
 
@@ -133,38 +141,45 @@ class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
         return compile(self.source, self.filename, "exec", dont_inherit=True)
 
 
-def open_packed(path: str) -> PackedBundle:
+def open_packed(path: str, *, data: bytes | None = None, module: str | None = None) -> PackedBundle:
     """Read and check a packed trio_coord bundle.
 
-    Blocking file I/O.
+    Blocking file I/O, unless ``data`` (the whole file, whose launcher hash a
+    self-contained bundle's bootstrap has just checked) is given. ``module``
+    is the bundle's module when its package is installed on ``sys.path``.
 
     Raises:
         OSError: the file cannot be read.
         BundleFormatError: the file is not a valid trio_coord bundle, or its
             manifest names another supervisor schema version.
     """
-    bundle = read_bundle(path)
+    bundle = read_bundle(path) if data is None else bundle_from_bytes(path, data)
     text = decode_metadata(bundle.metadata)
     try:
-        manifest = parse_canonical_manifest(text)
+        manifest = load_manifest(text)
     except ValueError as exc:
         raise BundleFormatError(
-            "bad_metadata", f"the manifest is not in the form trio_coord pack writes: {exc}"
+            "bad_metadata", f"the manifest is not the JSON trio_coord pack writes: {exc}"
         ) from exc
     problems = manifest_problems(manifest)
     if problems:
         raise BundleFormatError("bad_metadata", "the manifest is not usable: " + "; ".join(problems))
     source_name = manifest["source"]
     assert isinstance(source_name, str)  # checked by manifest_problems
-    if "/" in source_name or "\0" in source_name or source_name in (".", ".."):
+    if module is None and ("/" in source_name or "\0" in source_name or source_name in (".", "..")):
         raise BundleFormatError("bad_metadata", f"the manifest's source {source_name!r} is not a file name")
     if not bundle.source:
         raise BundleFormatError("bad_regions", "the source region is empty: this is not a trio_coord bundle")
-    return PackedBundle(os.path.abspath(path), bundle.source, text, manifest)
+    return PackedBundle(os.path.abspath(path), bundle.source, text, manifest, module)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a packed bundle; return the exit code (see the module docstring)."""
+def main(argv: Sequence[str] | None = None, *, module: str | None = None, data: bytes | None = None) -> int:
+    """Run a packed bundle; return the exit code (see the module docstring).
+
+    A self-contained bundle's bootstrap (:mod:`trio_coord._boot`) passes the
+    file's bytes, already checked, and the bundle's module when it is a
+    package installed into the cache entry.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2:
         print(
@@ -175,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     path, attr, rest = args[0], args[1], args[2:]
     try:
-        packed = open_packed(path)
+        packed = open_packed(path, data=data, module=module)
     except (OSError, BundleFormatError) as exc:
         print(f"trio_coord: error: {path} is not a usable packed bundle: {exc}", file=sys.stderr)
         return 1
@@ -211,7 +226,7 @@ def _print_manifest(
             file=sys.stderr,
         )
         return 1
-    sys.stdout.write(packed.metadata_text if fmt == "yaml" else dump_manifest(packed.manifest, "json"))
+    sys.stdout.write(packed.metadata_text if fmt == "json" else dump_manifest(packed.manifest, "yaml"))
     sys.stdout.flush()
     return 0
 

@@ -16,6 +16,10 @@ but the last), stopping at the first try that is not ``up_for_retry``; each
 try starts by clearing the XComs the previous one pushed. There is no retry
 delay.
 
+``BUNDLE`` may also be a file ``pack`` wrote: it then runs as Airflow runs
+it, as a child process launched with ``--comm=… --logs=…``, one per try, so
+the exact artefact that is deployed is what is tested.
+
 After the run the state file, if given, gets the run's effects (XComs
 pushed or deleted, variables set or deleted) and is replaced atomically, so
 ``run … extract --state s.json`` then ``run … transform --state s.json``
@@ -40,7 +44,11 @@ __all__ = ["add_run_arguments", "run_local"]
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Define the arguments of the ``run`` subcommand."""
-    parser.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
+    parser.add_argument(
+        "bundle",
+        metavar="BUNDLE",
+        help="module[:attr], path/to/file.py[:attr], or a packed bundle file (run as a child process)",
+    )
     parser.add_argument("dag_id", metavar="DAG_ID")
     parser.add_argument("task_id", metavar="TASK_ID")
     seeds = parser.add_argument_group("what the task sees")

@@ -11,6 +11,7 @@ from typing import NoReturn
 import trio
 
 from ._bundle import Bundle
+from ._bundle_file import FOOTER_MAGIC
 from ._connection_uri import parse_connection
 from ._loader import BundleLoadError, load_bundle
 from ._local_view import LocalView, wants_colour
@@ -107,6 +108,24 @@ class _Plan:
             self.supervisor.set_xcom(XComKey(self.dag_id, DEFAULT_RUN_ID, upstream, key), value)
         self.use_env: bool = args.env
         self.colour_mode: str = args.color
+        #: set for a packed bundle file, which runs as a child process
+        self.command: list[str] | None = None
+
+
+def packed_file(spec: str) -> str | None:
+    """The absolute path of ``spec`` if it names an executable bundle file (an ``AFBNDL01`` trailer).
+
+    Blocking file I/O (reads the file's last 8 bytes).
+    """
+    if not os.path.isfile(spec):
+        return None
+    try:
+        with open(spec, "rb") as f:
+            f.seek(-len(FOOTER_MAGIC), os.SEEK_END)
+            magic = f.read(len(FOOTER_MAGIC))
+    except OSError:
+        return None
+    return os.path.abspath(spec) if magic == FOOTER_MAGIC else None
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
@@ -116,12 +135,15 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundl
     ``parser.error`` (status 2).
     """
     plan = _Plan(parser, args)
-    if bundle is None:
+    packed = packed_file(args.bundle) if bundle is None else None
+    if packed is not None:
+        plan.command = [packed]
+    elif bundle is None:
         try:
             bundle = load_bundle(args.bundle)
         except BundleLoadError as exc:
             _die(parser, str(exc))
-    if bundle.find_task(plan.dag_id, plan.task_id) is None:
+    if bundle is not None and bundle.find_task(plan.dag_id, plan.task_id) is None:
         known = ", ".join(f"{t.dag_id}.{t.task_id}" for t in bundle) or "none"
         print(
             f"trio_coord: warning: {plan.dag_id}.{plan.task_id} is not in bundle {bundle.name!r} "
@@ -164,7 +186,7 @@ def _env_note(view: LocalView, use_env: bool, names: list[str]) -> None:
         view.note(f"hidden from the task (pass --env to use them): {listed}")
 
 
-async def _run_tries(plan: _Plan, bundle: Bundle, view: LocalView) -> list[TaskRun]:
+async def _run_tries(plan: _Plan, bundle: Bundle | None, view: LocalView) -> list[TaskRun]:
     supervisor = plan.supervisor
     if plan.use_env:
         _env_note(
@@ -177,8 +199,11 @@ async def _run_tries(plan: _Plan, bundle: Bundle, view: LocalView) -> list[TaskR
 
 
 async def _tries(
-    plan: _Plan, bundle: Bundle, view: LocalView, supervisor: EmbeddedSupervisor
+    plan: _Plan, bundle: Bundle | None, view: LocalView, supervisor: EmbeddedSupervisor
 ) -> list[TaskRun]:
+    if bundle is None:
+        assert plan.command is not None
+        return await _command_tries(plan, plan.command, view, supervisor)
     if plan.retries is None:
         run = await supervisor.run_in_process(
             bundle,
@@ -201,3 +226,30 @@ async def _tries(
         log_level=None,
         conf=plan.conf,
     )
+
+
+async def _command_tries(
+    plan: _Plan, command: list[str], view: LocalView, supervisor: EmbeddedSupervisor
+) -> list[TaskRun]:
+    """Run a packed bundle file as Airflow's supervisor does: a child process per try.
+
+    The tries follow :meth:`EmbeddedSupervisor.run_tries`; what the child
+    wrote to stdout and stderr is shown after each try (a bundle that could not
+    start says why there).
+    """
+    tries: list[TaskRun] = []
+    total = 1 if plan.retries is None else plan.retries + 1
+    for attempt in range(1, total + 1):
+        if plan.retries is None:
+            try_number, max_tries = plan.try_number, plan.max_tries
+        else:
+            try_number, max_tries = attempt, plan.retries
+            view.try_started(attempt, total)
+        run = await supervisor.run_command(
+            command, plan.dag_id, plan.task_id, try_number=try_number, max_tries=max_tries, conf=plan.conf
+        )
+        view.try_ended(run, retried=plan.retries is not None and run.state == "up_for_retry")
+        tries.append(run)
+        if run.state != "up_for_retry":
+            break
+    return tries

@@ -387,6 +387,8 @@ class Deployment:
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
+                # Where the self-contained bundle installs its wheels on first start (not ~/.cache).
+                "TRIO_COORD_CACHE_DIR": str(self.home / "trio-coord-cache"),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

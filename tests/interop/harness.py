@@ -1004,6 +1004,8 @@ def _is_runtime(cmdline: Sequence[str]) -> bool:
         cmdline[i : i + 3] == ["-m", "trio_coord", "serve"]
         # A packed bundle's launcher execs this (the pid stays the launcher's).
         or cmdline[i : i + 2] == ["-m", "trio_coord._packed"]
+        # ... or, self-contained, its bootstrap loader.
+        or (cmdline[i] == "-c" and i + 1 < len(cmdline) and "#BOOT" in cmdline[i + 1])
         for i in range(len(cmdline))
     )
 

@@ -20,16 +20,20 @@ if importlib.util.find_spec("airflow") is None:
 from .harness import RUN_ID, ApiCall, FakeExecutionAPI, run_executable, state_call
 
 # isort: split
-from trio_coord._pack import PackResult, pack
+from trio_coord._pack import Dependencies, PackResult, pack
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tutorial" / "orders.py"
 BATCH = [{"id": 1, "amount": 9.5}, {"id": 2, "amount": 30}]
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> PackResult:
-    """``python -m trio_coord pack orders.py --output bundles/orders``, as in the tutorial."""
-    return pack(str(TUTORIAL), tmp_path_factory.mktemp("executable-bundles") / "orders")
+def packed(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> PackResult:
+    """``python -m trio_coord pack orders.py --output bundles/orders``, as in the tutorial.
+
+    Self-contained, as by default; pip takes the wheels from the session's wheelhouse.
+    """
+    offline = Dependencies(find_links=(str(wheelhouse),), no_index=True)
+    return pack(str(TUTORIAL), tmp_path_factory.mktemp("executable-bundles") / "orders", dependencies=offline)
 
 
 def test_fetch_orders_then_summarize_under_the_real_supervisor(packed: PackResult) -> None:

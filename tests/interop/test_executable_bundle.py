@@ -4,13 +4,18 @@
 coordinator scans a folder, checks each file's trailer and launcher hash,
 picks the one whose manifest lists the task's Dag id and runs it with
 ``--comm=… --logs=…`` under the real supervisor (``harness.run_executable``).
+Most tests use ``--installed`` bundles (the format); the last one runs a
+self-contained bundle on a bare interpreter.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +38,12 @@ from .harness import (
 # isort: split
 from airflow.sdk.coordinators.executable.coordinator import _Bundle, _read_bundle_metadata
 
-from trio_coord._pack import BundleFormatError, PackResult, inspect_bundle, pack
+from trio_coord._boot import CACHE_DIR_ENV
+from trio_coord._bundle_file import BundleFormatError
+from trio_coord._inspect import inspect_bundle
+from trio_coord._pack import PackResult, pack
+
+from ..wheelhouse import pack_package
 
 #: An unrelated bundle (Dag ``sample``) that shares the folder.
 SAMPLE_FILE = BUNDLE_FILE.parent.parent / "sample_bundle.py"
@@ -44,8 +54,8 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PackResult]:
     """The interop bundle and an unrelated one, packed into one folder."""
     folder = tmp_path_factory.mktemp("executable-bundles")
     return {
-        "interop": pack(str(BUNDLE_FILE), folder / "interop.bin"),
-        "sample": pack(str(SAMPLE_FILE), folder / "sample.bin"),
+        "interop": pack(str(BUNDLE_FILE), folder / "interop.bin", installed=True),
+        "sample": pack(str(SAMPLE_FILE), folder / "sample.bin", installed=True),
     }
 
 
@@ -128,7 +138,7 @@ def test_a_moved_bundle_whose_source_is_gone_still_runs(tmp_path: Path) -> None:
     for directory in (source_dir, build_dir, deploy_dir):
         directory.mkdir()
     shutil.copy(BUNDLE_FILE, source_dir / "moved_interop.py")
-    pack(str(source_dir / "moved_interop.py"), build_dir / "interop.bin")
+    pack(str(source_dir / "moved_interop.py"), build_dir / "interop.bin", installed=True)
     shutil.move(build_dir / "interop.bin", deploy_dir / "interop.bin")
     shutil.rmtree(source_dir)
     shutil.rmtree(build_dir)
@@ -145,3 +155,43 @@ def test_a_moved_bundle_whose_source_is_gone_still_runs(tmp_path: Path) -> None:
     (exception,) = failure["error_detail"]  # the supervisor renames "exception" to "error_detail"
     frame = exception["frames"][-1]
     assert (frame["filename"], frame["name"]) == (f"{deploy_dir / 'interop.bin'}/moved_interop.py", "fails")
+
+
+def test_a_self_contained_package_bundle_runs_on_a_bare_interpreter(tmp_path: Path, wheelhouse: Path) -> None:
+    # A worker with nothing but a CPython: a venv without pip, which cannot import the runtime.
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    bare = venv / "bin" / "python"
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for module in ("trio", "msgpack", "trio_coord", "six"):
+        probe = subprocess.run(
+            [str(bare), "-c", f"import {module}"],
+            capture_output=True,
+            env=clean,
+            cwd=venv,
+            timeout=60,
+            check=False,
+        )
+        assert probe.returncode == 1, f"the bare interpreter can import {module}"
+
+    # A package of two modules and a data file, importing six and msgpack's C extension; its
+    # source is deleted once packed.
+    packed = pack_package(tmp_path, bare, wheelhouse)
+    deploy = packed.parent
+    cache = tmp_path / "cache"
+    os.environ[CACHE_DIR_ENV] = str(cache)  # the coordinator's child inherits the worker's environment
+    try:
+        result = run_executable("scpkg", "hello", executables_root=[deploy])
+    finally:
+        del os.environ[CACHE_DIR_ENV]
+
+    assert (result.exit_code, result.final_state) == (0, "success"), result.describe_log()
+    (pushed,) = [
+        call for call in result.calls_without_heartbeats if call.method == "POST" and "xcoms" in call.path
+    ]
+    value = pushed.body
+    assert value["roundtrip"] == [1, "two", {"three": 3}]
+    assert value["greeting"] == "hello from package data"
+    (entry,) = [p for p in cache.iterdir() if p.is_dir()]
+    assert all(file.startswith(f"{entry}/site/") for file in value["files"]), value["files"]
+    assert _read_bundle_metadata(packed)["source"] == "scpkg/tasks.py"
