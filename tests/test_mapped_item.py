@@ -56,7 +56,7 @@ async def test_an_item_of_an_unmapped_upstreams_list(trio_coord_runner: TaskRunn
 
 async def test_an_item_of_a_mapped_upstream_is_fetched_alone(trio_coord_runner: TaskRunner) -> None:
     for index, number in enumerate([4, 5, 6]):
-        row = {"map_index": index, "number": number, "square": number * number}
+        row: JsonValue = {"map_index": index, "number": number, "square": number * number}
         trio_coord_runner.set_xcom(DAG, "square", row, map_index=index)
 
     run = await trio_coord_runner.run(DAG, "describe", map_index=2)

@@ -504,15 +504,17 @@ class TaskContext:
         cache_key = (task_id, key)
         if cache_key in self._mapped_items:
             return self._mapped_items[cache_key]
-        ids = {"dag_id": self.ti.dag_id, "run_id": self.ti.run_id, "task_id": task_id, "key": key}
+        dag_id, run_id = self.ti.dag_id, self.ti.run_id
         xcom = f"XCom {key!r} of task {task_id!r} (run {self.ti.run_id!r})"
         # An unmapped upstream's value is the one at map_index -1; a mapped upstream has none there.
-        whole = await self.client.get_xcom(**ids)
+        whole = await self.client.get_xcom(dag_id=dag_id, run_id=run_id, task_id=task_id, key=key)
         if whole is not None:
             item = _element(whole, index, xcom)
         else:
             try:
-                item = await self.client.get_xcom_sequence_item(**ids, offset=index)
+                item = await self.client.get_xcom_sequence_item(
+                    dag_id=dag_id, run_id=run_id, task_id=task_id, key=key, offset=index
+                )
             except XComNotFound:
                 raise LookupError(
                     f"mapped_item(): there is no {xcom} for map_index {index}; is {task_id!r} the task "
@@ -572,11 +574,15 @@ def _element(value: JsonValue, index: int, xcom: str) -> JsonValue:
     """Element ``index`` of an expanded XCom value, as Airflow picks it (dicts give pairs)."""
     if isinstance(value, list):
         if index >= len(value):
-            raise LookupError(f"mapped_item(): map_index {index} is beyond the {len(value)} items of the {xcom}")
+            raise LookupError(
+                f"mapped_item(): map_index {index} is beyond the {len(value)} items of the {xcom}"
+            )
         return value[index]
     if isinstance(value, dict):
         if index >= len(value):
-            raise LookupError(f"mapped_item(): map_index {index} is beyond the {len(value)} entries of the {xcom}")
+            raise LookupError(
+                f"mapped_item(): map_index {index} is beyond the {len(value)} entries of the {xcom}"
+            )
         name, item = list(value.items())[index]
         return [name, item]
     raise ValueError(

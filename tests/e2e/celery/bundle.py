@@ -40,10 +40,11 @@ def task_number(ctx: TaskContext) -> int:
 async def work(ctx: TaskContext) -> dict[str, JsonValue]:
     """Add this task's number to the base the Python task ``start`` returned."""
     started = await ctx.xcom_pull("start")
-    if not isinstance(started, dict) or not isinstance(started.get("base"), int):
+    base = started.get("base") if isinstance(started, dict) else None
+    if not isinstance(base, int):
         raise ValueError(f"task start must return {{'base': int}}, got {started!r}")
     number = task_number(ctx)
-    value = started["base"] + number
+    value = base + number
     ctx.log.info("fan-out task %s computed %d", ctx.ti.task_id, value, extra={"number": number})
     return {"task_id": ctx.ti.task_id, "value": value}
 

@@ -103,11 +103,12 @@ class Database:
         return f"{scheme}://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
 
 
-def _run_as(user: str | None) -> dict[str, object]:
+def _ids(user: str | None) -> tuple[int | None, int | None]:
+    """The uid and gid to run PostgreSQL as (``None``: as ourselves)."""
     if user is None:
-        return {}
+        return None, None
     entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    return entry.pw_uid, entry.pw_gid
 
 
 def start_database(log_dir: Path) -> Database:
@@ -120,13 +121,22 @@ def start_database(log_dir: Path) -> Database:
     if bindir is None:
         raise DeploymentError("no PostgreSQL server binaries found")
     os_user = POSTGRES_OS_USER if os.geteuid() == 0 else None
+    uid, gid = _ids(os_user)
     # Its own folder in the temporary directory, not under the (root-only) deployment folder.
     data_dir = Path(tempfile.mkdtemp(prefix="trio_coord_e2e_pg_"))
-    if os_user is not None:
-        entry = pwd.getpwnam(os_user)
-        os.chown(data_dir, entry.pw_uid, entry.pw_gid)
+    if uid is not None and gid is not None:
+        os.chown(data_dir, uid, gid)
     log_path = log_dir / "postgresql.log"
-    initdb = [str(bindir / "initdb"), "-D", str(data_dir / "data"), "-U", DB_USER, "--auth=trust", "-E", "UTF8"]
+    initdb = [
+        str(bindir / "initdb"),
+        "-D",
+        str(data_dir / "data"),
+        "-U",
+        DB_USER,
+        "--auth=trust",
+        "-E",
+        "UTF8",
+    ]
     with log_path.open("wb") as log:
         completed = subprocess.run(
             initdb,
@@ -136,7 +146,9 @@ def start_database(log_dir: Path) -> Database:
             timeout=SERVER_START_TIMEOUT,
             check=False,
             cwd=data_dir,
-            **_run_as(os_user),  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
         )
     if completed.returncode != 0:
         raise DeploymentError(f"initdb exited with {completed.returncode}:\n{tail(log_path)}")
@@ -161,7 +173,9 @@ def start_database(log_dir: Path) -> Database:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=data_dir,
-            **_run_as(os_user),  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
         )
     database = Database(Server("postgresql", process, log_path), data_dir, port)
     print(f"[e2e] started postgresql: pid {process.pid}, port {port}, data {data_dir}", flush=True)

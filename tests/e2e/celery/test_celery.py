@@ -251,7 +251,10 @@ def test_a_worker_killed_under_its_trio_tasks_loses_no_xcom(celery: Celery) -> N
     victim = deployment.worker(WORKER_NAMES[0])
     on_victim = sorted(str(ti["task_id"]) for ti in running if ti["hostname"] == victim.name)
     assert on_victim, Counter(str(ti["hostname"]) for ti in running)
-    print(f"[e2e] kill -9 {victim.name} (pid {victim.pid}) under {len(on_victim)} running trio tasks", flush=True)
+    print(
+        f"[e2e] kill -9 {victim.name} (pid {victim.pid}) under {len(on_victim)} running trio tasks",
+        flush=True,
+    )
     os.kill(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     victim.server.process.wait(timeout=30)

@@ -36,7 +36,9 @@ def describe(row: dict[str, object]) -> None: ...
 
 
 @task
-def total(numbers: list[int], squares: Sequence[dict[str, object]], lines: Sequence[str]) -> dict[str, object]:
+def total(
+    numbers: list[int], squares: Sequence[dict[str, object]], lines: Sequence[str]
+) -> dict[str, object]:
     squares, lines = list(squares), list(lines)
     expected = [{"map_index": i, "number": n, "square": n * n} for i, n in enumerate(numbers)]
     if squares != expected:

@@ -22,7 +22,10 @@ def collect() -> dict[str, object]:
     results = get_current_context()["ti"].xcom_pull(task_ids=TASK_IDS)
     if [r["task_id"] for r in results] != TASK_IDS:
         raise ValueError(f"missing or misplaced XComs: {results!r}")
-    return {"collected": len(results), "retried": sorted(r["task_id"] for r in results if r["try_number"] > 1)}
+    return {
+        "collected": len(results),
+        "retried": sorted(r["task_id"] for r in results if r["try_number"] > 1),
+    }
 
 
 @dag(
