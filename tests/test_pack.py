@@ -358,7 +358,7 @@ def test_pack_a_module_spec(tmp_path: Path) -> None:
     assert result.manifest["source"] == "example.py"
     dags = result.manifest["dags"]
     assert isinstance(dags, dict)
-    assert sorted(dags) == ["example_etl", "example_mixed", "example_retry"]
+    assert sorted(dags) == ["example_etl", "example_mapped", "example_mixed", "example_retry"]
 
 
 def _write_bundle_module(path: Path, body: str = "") -> Path:

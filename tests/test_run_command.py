@@ -56,6 +56,27 @@ def test_a_state_file_chains_tasks(tmp_path: Path) -> None:
     assert json.loads(state.read_text())["variables"] == {"example_rows": "[5, 6]"}  # flags are not saved
 
 
+def test_one_instance_of_a_mapped_task_runs_with_its_map_index(tmp_path: Path) -> None:
+    mapped = ("trio_coord.example", "example_mapped")
+    state = tmp_path / "state.json"
+
+    state.write_text(json.dumps({"xcoms": {"numbers": [4, 5, 6]}}))
+
+    for index, number in enumerate([4, 5, 6]):
+        square = cli(*mapped, "square", "--map-index", str(index), "--state", str(state))
+        assert square.returncode == 0, square.stdout + square.stderr
+        assert f"map_index {index} squared {number}" in square.stdout
+    written = json.loads(state.read_text())["xcoms"]
+    assert [x.get("map_index", -1) for x in written if x["task_id"] == "square"] == [0, 1, 2]
+    # describe is mapped over square's instances: instance 2 reads the third one.
+    describe = cli(*mapped, "describe", "--map-index", "2", "--state", str(state))
+    assert describe.returncode == 0, describe.stdout + describe.stderr
+    assert 'xcom return_value: "6 squared is 36"' in describe.stdout
+    unmapped = cli(*mapped, "square", "--xcom", "numbers=[4]")
+    assert unmapped.returncode == 1
+    assert "is not mapped (map_index -1)" in unmapped.stdout + unmapped.stderr
+
+
 def test_a_yaml_state_file_is_created(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     state = tmp_path / "new.yaml"
@@ -100,6 +121,7 @@ def test_xcom_flags_seed_upstream_values() -> None:
         (("--retries", "-1"), "--retries must be 0 or more"),
         (("--retries", "1", "--try-number", "2", "--max-tries", "3"), "drop --try-number and --max-tries"),
         (("--try-number", "0"), "--try-number must be at least 1"),
+        (("--map-index", "-2"), "--map-index must be -1 (unmapped) or more, got -2"),
         (("--color", "sometimes"), "invalid choice: 'sometimes'"),
     ],
 )

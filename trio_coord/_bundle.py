@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeVar, overload
 
 from ._client import CoordinatorClient
+from ._errors import XComNotFound
 from ._messages import DagRun, SkipTarget, StartupDetails, TaskInstance, TIRunContext
 from ._serde import serde_decode, serde_encode
 from ._wire import JsonValue, check_json_value
@@ -378,6 +379,7 @@ class TaskContext:
         self.task = task
         self.log = logging.getLogger(f"task.{details.ti.dag_id}.{details.ti.task_id}")
         self.outlet_events = OutletEvents(task.outlets)
+        self._mapped_items: dict[tuple[str, str], JsonValue] = {}
 
     @property
     def logical_date(self) -> _dt.datetime | None:
@@ -447,6 +449,80 @@ class TaskContext:
             include_prior_dates=include_prior_dates,
         )
 
+    async def mapped_item(self, upstream: str | None = None, *, key: str = "return_value") -> JsonValue:
+        """Return the item this mapped task instance was expanded over.
+
+        For a stub mapped as ``work.expand(item=upstream())`` Airflow creates
+        one task instance per element of ``upstream``'s XCom, numbered by
+        ``ctx.ti.map_index``; Airflow 3.3's ``StartupDetails`` carries the
+        number but not the element, so this method reads it from the XCom:
+
+        * an **unmapped** upstream stored its whole list (or dict) as one
+          XCom: the element at ``map_index`` is taken from it (a dict gives
+          its ``[key, value]`` pair, in the dict's order, as Airflow does);
+        * a **mapped** upstream (``work.expand(item=other_mapped_task)``)
+          stored one XCom per instance: the one at ``map_index`` is fetched
+          alone with ``GetXComSequenceItem`` (Airflow's own lazy sequence
+          request), not the whole set.
+
+        The result is cached: a second call costs nothing. Only an argument
+        expanded over one upstream XCom can be recovered; a literal list
+        (``.expand(item=[1, 2])``), several expanded arguments (their
+        cross product), ``expand_kwargs`` or ``.map()`` are not in the XCom
+        this reads.
+
+        Blocks (cancellably) for one or two supervisor round trips, each
+        bounded by the client's request timeout.
+
+        Args:
+            upstream: the task id whose XCom this task is expanded over
+                (default: the ``mapped_over`` the task was registered with).
+            key: the XCom key (default ``return_value``).
+
+        Raises:
+            ValueError: this task instance is not mapped (``map_index`` -1),
+                no upstream was named here or at registration, or the
+                upstream's XCom is neither a list nor a dict.
+            LookupError: the upstream has no such XCom, or none at this
+                ``map_index`` (the message names the task, key and index).
+        """
+        where = f"{self.ti.dag_id}.{self.ti.task_id}"
+        index = self.ti.map_index
+        if index < 0:
+            raise ValueError(
+                f"task {where} is not mapped (map_index {index}): mapped_item() is for task "
+                "instances Airflow expanded with .expand(); read an unmapped upstream with xcom_pull()"
+            )
+        task_id = upstream if upstream is not None else self.task.mapped_over
+        if task_id is None:
+            raise ValueError(
+                f"mapped_item() of task {where} does not know which upstream it is expanded over: "
+                "pass its task id (ctx.mapped_item('upstream')) or register the task with "
+                "@dag.task(mapped_over='upstream')"
+            )
+        _check_text(task_id, "mapped_item's upstream task id")
+        cache_key = (task_id, key)
+        if cache_key in self._mapped_items:
+            return self._mapped_items[cache_key]
+        dag_id, run_id = self.ti.dag_id, self.ti.run_id
+        xcom = f"XCom {key!r} of task {task_id!r} (run {self.ti.run_id!r})"
+        # An unmapped upstream's value is the one at map_index -1; a mapped upstream has none there.
+        whole = await self.client.get_xcom(dag_id=dag_id, run_id=run_id, task_id=task_id, key=key)
+        if whole is not None:
+            item = _element(whole, index, xcom)
+        else:
+            try:
+                item = await self.client.get_xcom_sequence_item(
+                    dag_id=dag_id, run_id=run_id, task_id=task_id, key=key, offset=index
+                )
+            except XComNotFound:
+                raise LookupError(
+                    f"mapped_item(): there is no {xcom} for map_index {index}; is {task_id!r} the task "
+                    f"{where} is expanded over, and did it push {key!r}?"
+                ) from None
+        self._mapped_items[cache_key] = item
+        return item
+
     async def xcom_push(self, key: str, value: JsonValue) -> None:
         """Push an XCom from this task instance.
 
@@ -494,6 +570,26 @@ class TaskContext:
         await self.client.clear_task_state(self.ti.id)
 
 
+def _element(value: JsonValue, index: int, xcom: str) -> JsonValue:
+    """Element ``index`` of an expanded XCom value, as Airflow picks it (dicts give pairs)."""
+    if isinstance(value, list):
+        if index >= len(value):
+            raise LookupError(
+                f"mapped_item(): map_index {index} is beyond the {len(value)} items of the {xcom}"
+            )
+        return value[index]
+    if isinstance(value, dict):
+        if index >= len(value):
+            raise LookupError(
+                f"mapped_item(): map_index {index} is beyond the {len(value)} entries of the {xcom}"
+            )
+        name, item = list(value.items())[index]
+        return [name, item]
+    raise ValueError(
+        f"mapped_item(): the {xcom} is a {type(value).__name__}, not a list or dict Airflow could expand over"
+    )
+
+
 #: The signature of a task: an ``async def`` taking a :class:`TaskContext`.
 TaskFunction: TypeAlias = Callable[[TaskContext], Awaitable[object]]
 _F = TypeVar("_F", bound=TaskFunction)
@@ -508,6 +604,7 @@ class Task:
     function: TaskFunction
     push_return_value: bool = True
     outlets: tuple[Outlet, ...] = ()
+    mapped_over: str | None = None
 
 
 def _is_async_function(fn: object) -> bool:
@@ -552,6 +649,7 @@ class Dag:
         task_id: str | None = None,
         push_return_value: bool = True,
         outlets: Iterable[Outlet] = (),
+        mapped_over: str | None = None,
     ) -> Callable[[_F], _F]: ...
 
     def task(
@@ -562,6 +660,7 @@ class Dag:
         task_id: str | None = None,
         push_return_value: bool = True,
         outlets: Iterable[Outlet] = (),
+        mapped_over: str | None = None,
     ) -> _F | Callable[[_F], _F]:
         """Register an ``async def`` task; usable as ``@dag.task`` or ``@dag.task(...)``.
 
@@ -574,16 +673,22 @@ class Dag:
                 (:class:`AssetAlias`) the task produces; sent as
                 ``task_outlets`` when it succeeds, so the Execution API
                 records an asset event for each asset.
+            mapped_over: for a task the Dag maps with ``.expand()``, the id
+                of the upstream task whose XCom it is expanded over; then
+                :meth:`TaskContext.mapped_item` needs no argument.
 
         Raises:
             TypeError: the function is not an ``async def``, or an outlet is
                 not an Asset or AssetAlias.
-            ValueError: the task id is invalid or already registered.
+            ValueError: the task id or ``mapped_over`` is invalid, or the
+                task id is already registered.
         """
         declared = tuple(outlets)
         for outlet in declared:
             if not isinstance(outlet, (Asset, AssetAlias)):
                 raise TypeError(f"outlets must be Asset or AssetAlias objects, got {outlet!r}")
+        if mapped_over is not None:
+            _check_key(mapped_over, "mapped_over")
 
         def register(fn: _F) -> _F:
             if not _is_async_function(fn):
@@ -592,7 +697,9 @@ class Dag:
             tid = _check_key(task_id if task_id is not None else fn.__name__, "task_id")
             if tid in self._tasks:
                 raise ValueError(f"task {tid!r} is already registered in Dag {self.dag_id!r}")
-            self._tasks[tid] = Task(self.dag_id, tid, fn, push_return_value, tuple(dict.fromkeys(declared)))
+            self._tasks[tid] = Task(
+                self.dag_id, tid, fn, push_return_value, tuple(dict.fromkeys(declared)), mapped_over
+            )
             return fn
 
         if function is not None:

@@ -93,6 +93,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--max-tries", type=int, help="max_tries of a single try; a try may retry when try number <= it"
     )
+    run.add_argument(
+        "--map-index",
+        type=int,
+        metavar="N",
+        help="run one instance of a mapped task: its map_index (default -1, unmapped); "
+        "ctx.mapped_item() reads item N of the upstream's XCom",
+    )
     run.add_argument("--conf", metavar="JSON", help="the Dag run conf as a JSON object")
     run.add_argument(
         "--color",

@@ -65,6 +65,9 @@ class _Plan:
             _die(parser, "--try-number must be at least 1")
         if self.max_tries < -1:
             _die(parser, "--max-tries must be -1 or more")
+        self.map_index: int = -1 if args.map_index is None else args.map_index
+        if self.map_index < -1:
+            _die(parser, f"--map-index must be -1 (unmapped) or more, got {self.map_index}")
         self.conf: dict[str, object] | None = None
         if args.conf is not None:
             try:
@@ -212,6 +215,7 @@ async def _tries(
             log_level=None,
             try_number=plan.try_number,
             max_tries=plan.max_tries,
+            map_index=plan.map_index,
             conf=plan.conf,
         )
         view.try_ended(run)
@@ -224,6 +228,7 @@ async def _tries(
         on_try_start=view.try_started,
         on_try_end=lambda run: view.try_ended(run, retried=run.state == "up_for_retry"),
         log_level=None,
+        map_index=plan.map_index,
         conf=plan.conf,
     )
 

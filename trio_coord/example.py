@@ -25,6 +25,16 @@ real Airflow deployment parses; docs/deployment.md walks through it):
   ``example_greeting`` and the connection ``example_warehouse`` (it fails
   without either), pushes ``row_count`` and returns a summary that a
   downstream Python task can pull.
+
+Dag ``example_mapped`` maps trio tasks over a list a Python task returned
+(``tests/e2e/dags/example_mapped.py`` is its Python Dag file):
+
+* ``square`` is expanded over the list ``numbers`` returned (one task
+  instance per number); each instance reads its own number with
+  ``ctx.mapped_item()`` and returns it squared;
+* ``describe`` is expanded over ``square`` (a mapped task): each instance
+  reads the one ``square`` result at its ``map_index`` (fetched alone, with
+  ``GetXComSequenceItem``) and returns a line of text.
 """
 
 from __future__ import annotations
@@ -132,3 +142,27 @@ async def enrich(ctx: TaskContext) -> dict[str, JsonValue]:
         "rows": len(numbers),
         "warehouse": f"{warehouse.conn_type}://{warehouse.host}",
     }
+
+
+mapped = bundle.dag("example_mapped")
+
+
+@mapped.task(mapped_over="numbers")
+async def square(ctx: TaskContext) -> dict[str, JsonValue]:
+    """Square the number this instance was expanded over (``square.expand(number=numbers())``)."""
+    number = await ctx.mapped_item()
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ValueError(f"task numbers must return a list of numbers, got {number!r}")
+    ctx.log.info(
+        "map_index %d squared %s", ctx.ti.map_index, number, extra={"number": number, "square": number**2}
+    )
+    return {"map_index": ctx.ti.map_index, "number": number, "square": number**2}
+
+
+@mapped.task(mapped_over="square")
+async def describe(ctx: TaskContext) -> str:
+    """Describe the ``square`` result at this map index (``describe.expand(row=square)``)."""
+    row = await ctx.mapped_item()
+    if not isinstance(row, dict):
+        raise ValueError(f"task square must return a JSON object, got {row!r}")
+    return f"{row['number']} squared is {row['square']}"

@@ -305,6 +305,15 @@ class RestClient:
         assert isinstance(instances, list), body
         return {str(ti["task_id"]): ti for ti in instances}
 
+    def task_instance_list(self, dag_id: str, run_id: str, limit: int = 500) -> list[dict[str, object]]:
+        """Every task instance of the run, mapped ones each on its own (up to ``limit``)."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=str(limit))
+        assert isinstance(body, dict), body
+        instances = body["task_instances"]
+        assert isinstance(instances, list), body
+        assert len(instances) == body["total_entries"], f"more than {limit} task instances"
+        return instances
+
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, object]]:
         """Every try of a task instance, oldest first (``try_number``, ``state``, ...)."""
         body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
@@ -313,16 +322,21 @@ class RestClient:
         assert isinstance(tries, list), body
         return sorted(tries, key=lambda ti: int(ti["try_number"]))
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> object:
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> object:
         """An XCom's value as stored (the REST API's default: not deserialized)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        body = self.get(path, map_index=str(map_index))
         assert isinstance(body, dict), body
         return body["value"]
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[dict[str, object]]:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[dict[str, object]]:
         """The task log of one try, as the REST API serves it: one dict per record."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        body = self.get(path, full_content="true")
+        body = self.get(path, full_content="true", map_index=str(map_index))
         assert isinstance(body, dict), body
         content = body["content"]
         assert isinstance(content, list), body
@@ -342,6 +356,8 @@ class Deployment:
     """
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trio_coord_e2e_")))
+    #: The Dag files copied into the dags folder (default: every file under dags/).
+    dag_files: Sequence[Path] = field(default_factory=lambda: sorted(DAGS_SOURCE.glob("*.py")))
     servers: list[Server] = field(default_factory=list)
     rest: RestClient | None = None
     api_port: int = 0
@@ -449,39 +465,48 @@ class Deployment:
         """Make the folders, copy the Dag files, pick the ports."""
         for folder in (self.dags_folder, self.executables_root, self.server_logs):
             folder.mkdir(parents=True, exist_ok=True)
-        for source in sorted(DAGS_SOURCE.glob("*.py")):
+        for source in self.dag_files:
             shutil.copy(source, self.dags_folder / source.name)
         self.api_port = free_port()
         self.log_server_port = free_port()
         while self.log_server_port == self.api_port:
             self.log_server_port = free_port()
 
-    def pack_bundle(self) -> Path:
-        """Pack the example bundle into the executables root with this venv's Python; check it."""
-        output = self.executables_root / BUNDLE_FILE_NAME
+    def pack(self, bundle: str, file_name: str) -> Path:
+        """Pack ``bundle`` into the executables root with this venv's Python; check it."""
+        output = self.executables_root / file_name
         python = sys.executable
         self._run(
-            "pack",
-            [python, "-m", "trio_coord", "pack", BUNDLE, "--output", str(output), "--python", python],
+            f"pack-{file_name}",
+            [python, "-m", "trio_coord", "pack", bundle, "--output", str(output), "--python", python],
             PACK_TIMEOUT,
         )
-        report = self._run("inspect", [python, "-m", "trio_coord", "inspect", str(output)], PACK_TIMEOUT)
+        report = self._run(
+            f"inspect-{file_name}", [python, "-m", "trio_coord", "inspect", str(output)], PACK_TIMEOUT
+        )
         if "valid executable bundle" not in report:
             raise DeploymentError(f"inspect did not call {output} valid:\n{report}")
-        self.bundle_path = output
         return output
+
+    def pack_bundle(self) -> Path:
+        """Pack the example bundle into the executables root; check it."""
+        self.bundle_path = self.pack(BUNDLE, BUNDLE_FILE_NAME)
+        return self.bundle_path
 
     def migrate(self) -> None:
         """Create the metadata database."""
         self._run("db-migrate", self._airflow("db", "migrate"), MIGRATE_TIMEOUT)
 
-    def start_server(self, name: str, *args: str) -> Server:
-        """Start ``airflow <args>`` in its own process group; record it."""
+    def start_server(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Server:
+        """Start ``airflow <args>`` in its own process group; record it.
+
+        ``env`` replaces :meth:`environment` (a worker's own settings).
+        """
         log_path = self.server_logs / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 self._airflow(*args),
-                env=self.environment(),
+                env=dict(env) if env is not None else self.environment(),
                 cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -561,6 +586,7 @@ class Deployment:
             )
         with timed("pack the example bundle (pack + inspect)"):
             self.pack_bundle()
+        self.start_backing_services()
         with timed("airflow db migrate"):
             self.migrate()
         with timed("start api-server, dag-processor, scheduler until healthy"):
@@ -577,6 +603,7 @@ class Deployment:
                 "an admin token from /auth/token", self._token, timeout=READY_TIMEOUT, explain=self.explain
             )
             self.rest = RestClient(self.base_url, token)
+        self.start_workers()
         with timed(f"wait until the Dags are parsed ({len(dag_ids)})"):
             for dag_id in dag_ids:
                 wait_for(
@@ -586,6 +613,16 @@ class Deployment:
                     explain=lambda: self.explain("dag-processor"),
                 )
         return self.rest
+
+    def start_backing_services(self) -> None:
+        """Start what ``db migrate`` needs (nothing here: SQLite is a file)."""
+
+    def start_workers(self) -> None:
+        """Start separate workers (none here: the scheduler's LocalExecutor runs the tasks)."""
+
+    def stop_backing_services(self) -> list[str]:
+        """Stop what :meth:`start_backing_services` started; return what had to be killed."""
+        return []
 
     def _dag_parsed(self, dag_id: str) -> bool | None:
         self._check_servers_alive()
@@ -642,6 +679,7 @@ class Deployment:
             self.rest.close()
         with timed("stop the servers"):
             killed = stop_servers(self.servers)
+        killed += self.stop_backing_services()
         if killed:
             print(f"[e2e] had to SIGKILL: {', '.join(killed)}", flush=True)
         if keep:
