@@ -320,19 +320,35 @@ def test_readme_quick_start_command_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout
     assert_shown(
-        ["...extracted 3 rows...", "state: success (exit code 0)", "xcom return_value: [1, 2, 3]"],
+        ["...extracted 3 rows...", "state: success (runtime exit code 0; this command exits 0)", "xcom return_value: [1, 2, 3]"],
         done.stdout,
         "README",
     )
 
 
-async def test_readme_python_snippets_run() -> None:
+def test_readme_pytest_example_runs_as_written(tmp_path: Path) -> None:
+    """The two snippets saved as the README says, then its pytest command, in a folder of their own."""
     task_block, test_block = [b for b in blocks(README) if b.info == "python"]
-    namespace: dict[str, object] = {"__name__": "readme_snippet"}
-    exec(compile(task_block.body, str(task_block), "exec"), namespace)
-    exec(compile(test_block.body, str(test_block), "exec"), namespace)
+    (tmp_path / "etl.py").write_text(task_block.body, encoding="utf-8")
+    (tmp_path / "test_etl.py").write_text(test_block.body, encoding="utf-8")
+    (command_block,) = [b for b in blocks(README) if b.info == "console" and "pytest test_etl.py" in b.body]
+    command = command_block.body.strip().split(" && ", 1)[1]  # after the pip install
+    assert command == "pytest test_etl.py"
 
-    await namespace["test_extract"](TaskRunner())  # type: ignore[operator]
+    done = subprocess.run(
+        _argv(command),
+        cwd=tmp_path,
+        env=_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout
+    assert_shown(["...1 passed in ..."], done.stdout, "README's pytest example")
 
 
 # ---------------------------------------------------------------------------- the tutorial's Airflow side
