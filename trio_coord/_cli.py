@@ -10,12 +10,17 @@
     Write an executable bundle for ``ExecutableCoordinator`` (see ``_pack``).
 ``inspect PATH``
     Check an executable bundle and print its manifest.
+``check BUNDLE --dags-folder DIR [--queue trio]``
+    Compare the Dag files' stub tasks with the bundle (needs Airflow; see ``_check``).
+``dev BUNDLE --dags-folder DIR [--home DIR] [--port N] [--var …] [--conn …]``
+    A local Airflow 3.3.2 serving the bundle, for development (needs Airflow; see ``_dev``).
 
 Usage errors exit 2 with a message naming what was wrong. ``serve`` exits 0
 once a terminal message was delivered and 1 when none could be; ``run``
 exits 0 only when the task succeeded; ``pack`` exits 1 when the packed file
 fails its check or cannot be written; ``inspect`` exits 1 when the file is not
-a valid bundle.
+a valid bundle; ``check`` exits 1 on any mismatch; ``dev`` exits 0 when stopped
+by Ctrl-C or SIGTERM and 1 when it could not start or an Airflow process died.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Final, NoReturn
 import trio
 
 from ._bundle import Bundle
+from ._dev_args import add_check_arguments, add_dev_arguments
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, install_log_handler
 from ._metadata import build_manifest, dump_manifest, parse_manifest_format
@@ -80,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
     inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
+
+    check_cmd = commands.add_parser(
+        "check", help="compare the stub tasks of Airflow Dag files with a bundle (needs Airflow)"
+    )
+    add_check_arguments(check_cmd)
+    dev_cmd = commands.add_parser(
+        "dev", help="run a local Airflow 3.3.2 that serves a bundle, for development (needs Airflow)"
+    )
+    add_dev_arguments(dev_cmd)
     return parser
 
 
@@ -114,6 +129,14 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         from ._pack import inspect_command
 
         return inspect_command(parser, args)
+    if args.command == "check":
+        from ._check import check_command
+
+        return check_command(parser, args)
+    if args.command == "dev":
+        from ._dev import dev_command
+
+        return dev_command(parser, args)
     return run_local(parser, args, bundle)
 
 
