@@ -70,12 +70,13 @@ def interop(session: nox.Session) -> None:
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """A real Airflow deployment (api-server, dag-processor, scheduler, LocalExecutor) runs the
-    example bundle, packed, through ``ExecutableCoordinator`` (tests/e2e; about a minute)."""
-    # One venv for Airflow and trio_coord: the LocalExecutor's workers launch the packed
-    # bundle, whose launcher execs this venv's Python.
+    """``python -m trio_coord dev`` starts a real Airflow 3.3.2 (api-server, scheduler, dag-processor,
+    triggerer, LocalExecutor) that runs the example bundle through ``ExecutableCoordinator``; ``check``
+    against Airflow's own parser; the tutorial followed as written (tests/e2e; a few minutes)."""
+    # One venv for Airflow and trio_coord, installed as the tutorial says: the LocalExecutor's
+    # workers launch the packed bundle, whose launcher execs this venv's Python.
     start = time.monotonic()
-    _install_project(session, "pytest>=8.4", "pytest-trio>=0.8", f"apache-airflow=={AIRFLOW_VERSION}")
+    session.install(".[airflow,yaml]", "pytest>=8.4", "pytest-trio>=0.8")
     took = time.monotonic() - start
     session.log(f"[e2e] install apache-airflow=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s")
     # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is

@@ -67,8 +67,15 @@ __all__ = ["ChildDied", "DevError", "dev_command"]
 
 #: The Airflow release ``dev`` is written for (``trio_coord[airflow]`` pins it).
 AIRFLOW_VERSION: Final = "3.3.2"
-#: The Airflow servers ``dev`` runs, in start order.
-SERVERS: Final = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: The Airflow servers ``dev`` runs, in start order, with their arguments. The scheduler's and
+#: the triggerer's log servers are skipped: they listen on every interface, and the api-server
+#: reads the task logs from the shared log folder anyway.
+SERVERS: Final = {
+    "api-server": ("api-server",),
+    "scheduler": ("scheduler", "--skip-serve-logs"),
+    "dag-processor": ("dag-processor",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+}
 #: The health report's component for each server (the api-server answers the report itself).
 _HEALTH_PARTS: Final = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 
@@ -81,6 +88,8 @@ DAG_PARSE_TIMEOUT: Final = 120.0
 HTTP_TIMEOUT: Final = 10.0
 #: How long the children get to exit after SIGTERM before SIGKILL.
 STOP_GRACE: Final = 10.0
+#: When a server still runs this long after the first SIGTERM, it gets a second one.
+SECOND_SIGTERM_AFTER: Final = 3.0
 KILL_WAIT: Final = 5.0
 _POLL: Final = 0.5
 #: How often the bundle's source file is looked at.
@@ -346,13 +355,15 @@ class Children:
             raise ChildDied(f"airflow {name} exited with code {code}; the end of {log_path}:\n{tail}")
 
     async def stop(self) -> list[str]:
-        """Stop every server: SIGTERM to each, :data:`STOP_GRACE` s, then SIGKILL to what is left.
+        """Stop every server: SIGTERM to each (twice), :data:`STOP_GRACE` s, then SIGKILL to what is left.
 
         Call it shielded. SIGTERM goes to each server alone, so that it shuts
         its own children down in order (a triggerer whose trigger runner was
         killed under it waits for it forever); after the grace period SIGKILL
         goes to each whole process group, and to every descendant seen before
-        the SIGTERM that left its group.
+        the SIGTERM that left its group. A server still running
+        :data:`SECOND_SIGTERM_AFTER` seconds after the first SIGTERM gets a
+        second one, which Airflow's servers take as "stop now".
 
         Returns:
             What had to be killed (empty when everything exited on SIGTERM).
@@ -361,15 +372,23 @@ class Children:
         alive = [child for child in self.items if child.process.returncode is None]
         groups = {child.pid for child in self.items}
         strays = {pid: child.name for child in alive for pid in _descendants(child.pid)}
-        for child in alive:
-            with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(STOP_GRACE):
-            async with trio.open_nursery() as reapers:  # reap each as it exits: no zombie counts as alive
-                for child in alive:
-                    reapers.start_soon(child.process.wait)
-            while _live_members(groups):
-                await trio.sleep(0.2)
+        deadline = trio.current_time() + STOP_GRACE
+        for signal_number, wait_until in (
+            (signal.SIGTERM, trio.current_time() + SECOND_SIGTERM_AFTER),
+            # Airflow's servers take a second SIGTERM as "do not wait" (the triggerer otherwise
+            # waits 10 s for its trigger runner, which has already exited).
+            (signal.SIGTERM, deadline),
+        ):
+            for child in alive:
+                if child.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.send_signal(signal_number)
+            with trio.move_on_at(wait_until):
+                async with trio.open_nursery() as reapers:  # reap each as it exits: no zombie counts
+                    for child in alive:
+                        reapers.start_soon(child.process.wait)
+                while _live_members(groups):
+                    await trio.sleep(0.2)
         killed = []
         left = set(_live_members(groups))
         for child in self.items:
@@ -585,8 +604,9 @@ class Dev:
         for line in check.get("lines", []):  # type: ignore[attr-defined]
             self.say(str(line))
         stub_dags = [str(dag_id) for dag_id in check.get("stub_dags", [])]  # type: ignore[attr-defined]
-        for name in SERVERS:
-            child = await nursery.start(self.children.run, name, plan.airflow(name), layout.logs / f"{name}.log")
+        for name, arguments in SERVERS.items():
+            argv = plan.airflow(*arguments)
+            child = await nursery.start(self.children.run, name, argv, layout.logs / f"{name}.log")
             self.say(f"started airflow {name} (pid {child.pid}), log {child.log_path}")
         await self._wait_healthy()
         password = await self._log_in()

@@ -178,8 +178,18 @@ class DevProcess:
         except psutil.Error:
             return []
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> Stopped:
-        """Send ``sig`` to ``dev`` and wait for it; kill the whole tree if it does not exit in time.
+    def children(self) -> list[psutil.Process]:
+        """The processes ``dev`` started itself (the Airflow servers)."""
+        try:
+            return psutil.Process(self.process.pid).children()
+        except psutil.Error:
+            return []
+
+    def stop(
+        self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT, *, group: bool = False
+    ) -> Stopped:
+        """Send ``sig`` to ``dev`` (to its process group with ``group``, as a terminal's Ctrl-C does)
+        and wait for it; kill the whole tree if it does not exit in time.
 
         The processes ``dev`` had started are listed first, so the result says
         which of them outlived ``dev`` (each is then killed, so nothing leaks
@@ -189,7 +199,10 @@ class DevProcess:
         start = time.monotonic()
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(sig)
+                if group:
+                    os.killpg(self.process.pid, sig)
+                else:
+                    self.process.send_signal(sig)
         code: int | None
         try:
             code = self.process.wait(timeout=timeout)

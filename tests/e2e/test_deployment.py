@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psutil
 import pytest
 
 if importlib.util.find_spec("airflow") is None:
@@ -277,7 +278,7 @@ def test_a_server_that_dies_ends_dev_with_its_log_and_nothing_left_running(airfl
     deployment = airflow.deployment
     assert deployment.dev is not None
     processes = deployment.dev.descendants()
-    (triggerer,) = [p for p in processes if p.cmdline()[-1:] == ["triggerer"] and p.ppid() == deployment.dev.process.pid]
+    (triggerer,) = [p for p in deployment.dev.children() if _command(p)[-1:] == ["triggerer"]]
 
     triggerer.kill()
     with timed("dev notices the dead triggerer and stops the rest"):
@@ -290,3 +291,10 @@ def test_a_server_that_dies_ends_dev_with_its_log_and_nothing_left_running(airfl
     assert "triggerer.log:" in stopped.output
     assert "stopped api-server, scheduler, dag-processor, triggerer in " in stopped.output
     assert living(processes) == []
+
+
+def _command(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone, or a zombie
+        return []
