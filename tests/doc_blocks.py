@@ -97,5 +97,3 @@ def transcript(block: Block) -> list[Step]:
             assert steps, f"{block}: output before the first $ command"
             steps[-1].output.append(line)
     return steps
-
-

@@ -61,12 +61,14 @@ def test_each_kind_of_mismatch_is_named() -> None:
         "they fail before they start (the coordinator finds no bundle)",
         "bundle task billing.invoice has no stub on queue 'trio': it is a stub on queue 'trio-typo'",
         "bundle task orders.refund has no stub on queue 'trio': Dag orders has no task refund",
-        "bundle task orders.summarize has no stub on queue 'trio': it is an ordinary Python task, not a @task.stub",
+        "bundle task orders.summarize has no stub on queue 'trio': "
+        "it is an ordinary Python task, not a @task.stub",
         "bundle Dag audit (scan, sign) has no stubs: the Dags folder has no Dag audit",
         "/dags/broken.py could not be imported: ValueError: broken",
     ]
     assert report.summary() == (
-        "check: 7 mismatches between the Dags folder and bundle orders 1.0.0 on queue 'trio' (1 stub task served)"
+        "check: 7 mismatches between the Dags folder and bundle orders 1.0.0 on queue 'trio' "
+        "(1 stub task served)"
     )
 
 

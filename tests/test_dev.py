@@ -73,12 +73,14 @@ def test_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
 
 def test_a_path_airflow_cfg_cannot_hold_is_refused(tmp_path: Path) -> None:
     odd = DevLayout(tmp_path / "100%", tmp_path, "trio", 1, 2, 3)
-    with pytest.raises(ValueError, match="--home .* cannot be written to airflow.cfg"):
+    with pytest.raises(ValueError, match=r"--home .* cannot be written to airflow\.cfg"):
         render_airflow_cfg(odd, read_secrets(None))
 
 
 def test_the_servers_get_the_home_and_none_of_the_callers_airflow_settings(tmp_path: Path) -> None:
-    env = child_environment({"PATH": "/bin", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor", "AIRFLOW_HOME": "/x"}, tmp_path)
+    env = child_environment(
+        {"PATH": "/bin", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor", "AIRFLOW_HOME": "/x"}, tmp_path
+    )
     assert env == {"PATH": "/bin", "AIRFLOW_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
 
 
@@ -116,11 +118,16 @@ def test_without_airflow_one_line_says_how_to_install_it(command: str, tmp_path:
     [
         (["--dags-folder", "missing"], "--dags-folder 'missing' is not a directory"),
         (["--dags-folder", ".", "--var", "novalue"], "--var must be KEY=VALUE, got 'novalue'"),
-        (["--dags-folder", ".", "--conn", "db=nonsense"], "--conn db: connection 'db': 'nonsense' is not a connection URI"),
+        (
+            ["--dags-folder", ".", "--conn", "db=nonsense"],
+            "--conn db: connection 'db': 'nonsense' is not a connection URI",
+        ),
         (["--dags-folder", ".", "--port", "70000"], "a port is 1-65535, got 70000"),
     ],
 )
-def test_bad_arguments_are_named_before_anything_starts(args: list[str], message: str, tmp_path: Path) -> None:
+def test_bad_arguments_are_named_before_anything_starts(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
     done = trio_coord("dev", "trio_coord.example", *args, cwd=tmp_path)
 
     assert done.returncode == 2, done.stderr
@@ -165,7 +172,7 @@ def _alive(pid: int) -> bool:
 
 async def _wait_for_line(path: Path, text: str) -> None:
     with trio.fail_after(60):
-        while text not in path.read_text(encoding="utf-8"):
+        while text not in await trio.Path(path).read_text(encoding="utf-8"):  # noqa: ASYNC110 - a file
             await trio.sleep(0.05)
 
 
@@ -183,7 +190,9 @@ async def test_stop_ends_every_child_and_a_second_sigterm_reaches_a_slow_one(tmp
     assert (sleeper.process.returncode, stubborn.process.returncode) == (-signal.SIGTERM, -signal.SIGTERM)
 
 
-async def test_a_child_deaf_to_sigterm_is_killed_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_child_deaf_to_sigterm_is_killed_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_dev, "STOP_GRACE", 1.0)
     monkeypatch.setattr(_dev, "SECOND_SIGTERM_AFTER", 0.5)
     children = Children(dict(os.environ), tmp_path)
@@ -203,7 +212,7 @@ async def test_a_child_that_exits_on_its_own_is_reported_with_its_log(tmp_path: 
     children = Children(dict(os.environ), tmp_path)
     crash = python("print('something broke'); raise SystemExit(3)")
 
-    with pytest.raises(ExceptionGroup) as info:  # noqa: PT012 - the nursery raises on exit
+    with pytest.RaisesGroup(ChildDied) as info:
         async with trio.open_nursery() as nursery:
             await nursery.start(children.run, "crasher", crash, tmp_path / "crasher.log")
             await nursery.start(children.run, "sleeper", SLEEPER, tmp_path / "sleeper.log")
@@ -212,5 +221,8 @@ async def test_a_child_that_exits_on_its_own_is_reported_with_its_log(tmp_path: 
 
     (died,) = info.value.exceptions
     assert isinstance(died, ChildDied)
-    assert str(died) == f"airflow crasher exited with code 3; the end of {tmp_path / 'crasher.log'}:\n    something broke"
+    assert (
+        str(died)
+        == f"airflow crasher exited with code 3; the end of {tmp_path / 'crasher.log'}:\n    something broke"
+    )
     assert all(child.process.returncode is not None for child in children.items)

@@ -31,7 +31,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,7 @@ import trio_coord.testing
 from trio_coord import Bundle, TaskContext, build_manifest, dump_manifest, load_bundle
 from trio_coord._cli import build_parser
 from trio_coord._pack import pack
-from trio_coord.testing import Seed, TaskRunner, load_scenario
+from trio_coord.testing import Seed, load_scenario
 
 from .conftest import REPO
 from .doc_blocks import Block, Step, assert_shown, blocks, transcript
@@ -266,7 +265,11 @@ def test_readme_quick_start_command_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout
     assert_shown(
-        ["...extracted 3 rows...", "state: success (runtime exit code 0; this command exits 0)", "xcom return_value: [1, 2, 3]"],
+        [
+            "...extracted 3 rows...",
+            "state: success (runtime exit code 0; this command exits 0)",
+            "xcom return_value: [1, 2, 3]",
+        ],
         done.stdout,
         "README",
     )

@@ -27,7 +27,9 @@ from trio_coord import ApiError, ConnectionNotFound, VariableNotFound
         ("VARIABLE_NOT_FOUND", None, "VARIABLE_NOT_FOUND"),
     ],
 )
-def test_not_found_errors_read_as_sentences(code: str, detail: dict[str, object] | None, expected: str) -> None:
+def test_not_found_errors_read_as_sentences(
+    code: str, detail: dict[str, object] | None, expected: str
+) -> None:
     assert str(ApiError.from_error(code, detail)) == expected
 
 

@@ -60,7 +60,9 @@ def airflow_missing_message(command: str) -> str | None:
     """The one-line error for ``command`` when Airflow is not importable here (``None`` if it is)."""
     if importlib.util.find_spec("airflow") is not None:
         return None
-    return f"{command} needs Apache Airflow 3.3.2 in this environment ({sys.executable}): {AIRFLOW_INSTALL_HINT}"
+    return (
+        f"{command} needs Apache Airflow 3.3.2 in this environment ({sys.executable}): {AIRFLOW_INSTALL_HINT}"
+    )
 
 
 _NO_DAG: Final = "the Dags folder has no Dag {dag_id}"
@@ -123,7 +125,9 @@ class CheckReport:
         listed = f" ({', '.join(self.stub_dags)})" if self.stub_dags else ""
         tasks = f"{self.served} stub task{'' if self.served == 1 else 's'}"
         if self.ok:
-            return f"check: ok, {tasks} on queue {self.queue!r} in {dags}{listed}, all served by {self.bundle}"
+            return (
+                f"check: ok, {tasks} on queue {self.queue!r} in {dags}{listed}, all served by {self.bundle}"
+            )
         problems = len(self.problems())
         return (
             f"check: {problems} mismatch{'' if problems == 1 else 'es'} between the Dags folder and "
@@ -133,8 +137,7 @@ class CheckReport:
     def problems(self) -> list[str]:
         """One sentence per mismatch, saying what Airflow would do about it."""
         lines = [
-            f"stub task {dag_id}.{task_id} has no implementation in {self.bundle}: "
-            "its runs end 'removed'"
+            f"stub task {dag_id}.{task_id} has no implementation in {self.bundle}: its runs end 'removed'"
             for dag_id, task_id in self.no_implementation
         ]
         lines.extend(

@@ -42,8 +42,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final, NoReturn
@@ -387,7 +388,8 @@ class Children:
                 async with trio.open_nursery() as reapers:  # reap each as it exits: no zombie counts
                     for child in alive:
                         reapers.start_soon(child.process.wait)
-                while _live_members(groups):
+                # Polling: another process's children leave no event to wait on.
+                while _live_members(groups):  # noqa: ASYNC110
                     await trio.sleep(0.2)
         killed = []
         left = set(_live_members(groups))
@@ -419,23 +421,31 @@ def _open_log(path: Path) -> IO[bytes]:
     return path.open("wb")
 
 
-async def _run_step(what: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_path: Path, timeout: float) -> None:
+async def _run_step(
+    what: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_path: Path, seconds: float
+) -> None:
     """Run a command to completion with its output in ``log_path``.
 
     Raises:
-        DevError: it exited non-zero or took longer than ``timeout`` (with the log's tail).
+        DevError: it exited non-zero or took longer than ``seconds`` (with the log's tail).
     """
     log = await trio.to_thread.run_sync(_open_log, log_path)
     try:
-        with trio.move_on_after(timeout) as scope:
+        with trio.move_on_after(seconds) as scope:
             done = await trio.run_process(
-                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, check=False
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                check=False,
             )
     finally:
         log.close()
     tail = await trio.to_thread.run_sync(_tail, log_path)
     if scope.cancelled_caught:
-        raise DevError(f"{what} did not finish within {timeout:.0f} s; the end of {log_path}:\n{tail}")
+        raise DevError(f"{what} did not finish within {seconds:.0f} s; the end of {log_path}:\n{tail}")
     if done.returncode != 0:
         raise DevError(f"{what} failed (exit code {done.returncode}); the end of {log_path}:\n{tail}")
 
@@ -502,11 +512,13 @@ class RestApi:
             if updated.status == 200:
                 return
             created = updated
-        raise DevError(f"could not set {collection[:-1]} {key!r} ({key_field}): {created.status} {created.body}")
+        raise DevError(
+            f"could not set {collection[:-1]} {key!r} ({key_field}): {created.status} {created.body}"
+        )
 
 
 def _quote(text: str) -> str:
-    return urllib.request.quote(text, safe="")
+    return urllib.parse.quote(text, safe="")
 
 
 # ---------------------------------------------------------------------------- dev
@@ -556,8 +568,8 @@ class Dev:
                     await self._stop()
         return code
 
-    async def _stop_on_signal(self, signals: trio.abc.ReceiveChannel[int] | object, scope: trio.CancelScope) -> None:
-        async for signum in signals:  # type: ignore[attr-defined]
+    async def _stop_on_signal(self, signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+        async for signum in signals:
             self.state.stopped_by = signal.Signals(signum).name
             self.say(f"{self.state.stopped_by}: stopping Airflow")
             scope.cancel()
@@ -599,7 +611,7 @@ class Dev:
                 env=self.env,
                 cwd=layout.home,
                 log_path=layout.logs / "db-migrate.log",
-                timeout=MIGRATE_TIMEOUT,
+                seconds=MIGRATE_TIMEOUT,
             )
         for line in check.get("lines", []):  # type: ignore[attr-defined]
             self.say(str(line))
@@ -615,7 +627,9 @@ class Dev:
             await self.api.put("variables", "key", key, {"key": key, "value": value})
             self.say(f"set variable {key}")
         for connection in plan.connections:
-            body = {name: value for name, value in dataclasses.asdict(connection).items() if value is not None}
+            body = {
+                name: value for name, value in dataclasses.asdict(connection).items() if value is not None
+            }
             body["connection_id"] = body.pop("conn_id")
             await self.api.put("connections", "connection_id", connection.conn_id, body)
             self.say(f"set connection {connection.conn_id}")
@@ -639,7 +653,11 @@ class Dev:
         with trio.move_on_after(PACK_TIMEOUT) as scope:
             done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
         if scope.cancelled_caught or done.returncode != 0:
-            why = "it took too long" if scope.cancelled_caught else done.stderr.decode("utf-8", "replace").strip()
+            why = (
+                "it took too long"
+                if scope.cancelled_caught
+                else done.stderr.decode("utf-8", "replace").strip()
+            )
             if initial:
                 raise DevError(f"could not pack {plan.spec}: {why}")
             self.say(f"could not repack {plan.source.name}; Airflow keeps running the previous one:\n{why}")
@@ -654,10 +672,18 @@ class Dev:
         """Run ``check --json`` (a child process: it imports Airflow); put its report in ``into``."""
         plan = self.plan
         argv = plan.trio_coord(
-            "check", plan.spec, "--dags-folder", str(self.layout.dags_folder), "--queue", self.layout.queue, "--json"
+            "check",
+            plan.spec,
+            "--dags-folder",
+            str(self.layout.dags_folder),
+            "--queue",
+            self.layout.queue,
+            "--json",
         )
         with trio.move_on_after(CHECK_TIMEOUT) as scope:
-            done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, env=self.env, check=False)
+            done = await trio.run_process(
+                argv, capture_stdout=True, capture_stderr=True, env=self.env, check=False
+            )
         if scope.cancelled_caught:
             into["lines"] = [f"check: did not finish within {CHECK_TIMEOUT:.0f} s"]
             return
@@ -686,7 +712,9 @@ class Dev:
                     ):
                         return
                 await trio.sleep(_POLL)
-        raise DevError(f"Airflow was not healthy within {READY_TIMEOUT:.0f} s; its last health report: {last}")
+        raise DevError(
+            f"Airflow was not healthy within {READY_TIMEOUT:.0f} s; its last health report: {last}"
+        )
 
     async def _log_in(self) -> str:
         """Get a token for the REST API as admin; return the admin password."""
@@ -694,7 +722,7 @@ class Dev:
         last: object = None
         with trio.move_on_after(READY_TIMEOUT):
             while True:
-                password = await trio.to_thread.run_sync(_admin_password, self.layout.passwords_file) or ""
+                password = await trio.to_thread.run_sync(_admin_password, self.layout.passwords_file)
                 if password:
                     answer = await self.api.call(
                         "POST", "/auth/token", {"username": ADMIN_USER, "password": password}
@@ -706,18 +734,17 @@ class Dev:
                             self.api.token = token
                             return password
                 await trio.sleep(_POLL)
-        raise DevError(f"could not log in to the REST API as {ADMIN_USER} within {READY_TIMEOUT:.0f} s: {last}")
+        raise DevError(
+            f"could not log in to the REST API as {ADMIN_USER} within {READY_TIMEOUT:.0f} s: {last}"
+        )
 
     async def _unpause(self, dag_ids: list[str]) -> None:
         """Wait (bounded) until the dag-processor has stored each Dag, then unpause it."""
         waiting = list(dag_ids)
-        with trio.move_on_after(DAG_PARSE_TIMEOUT):
+        # With no Dag to wait for, the scope has nothing to bound: no checkpoint needed.
+        with trio.move_on_after(DAG_PARSE_TIMEOUT):  # noqa: ASYNC912
             while waiting:
-                for dag_id in list(waiting):
-                    answer = await self.api.call("PATCH", f"/api/v2/dags/{_quote(dag_id)}", {"is_paused": False})
-                    if answer.status == 200:
-                        waiting.remove(dag_id)
-                        self.say(f"unpaused Dag {dag_id} (its stub tasks run on queue {self.layout.queue!r})")
+                waiting = await self._unpause_stored(waiting)
                 if waiting:
                     await trio.sleep(_POLL)
         if waiting:
@@ -726,6 +753,17 @@ class Dev:
                 f"warning: the dag-processor has not stored {', '.join(waiting)} within "
                 f"{DAG_PARSE_TIMEOUT:.0f} s (left paused); import errors: {errors.body}"
             )
+
+    async def _unpause_stored(self, dag_ids: list[str]) -> list[str]:
+        """Unpause each Dag the API knows; return those it does not know yet."""
+        waiting = []
+        for dag_id in dag_ids:
+            answer = await self.api.call("PATCH", f"/api/v2/dags/{_quote(dag_id)}", {"is_paused": False})
+            if answer.status == 200:
+                self.say(f"unpaused Dag {dag_id} (its stub tasks run on queue {self.layout.queue!r})")
+            else:
+                waiting.append(dag_id)
+        return waiting
 
     # ------------------------------------------------------------------ running
 
@@ -746,13 +784,14 @@ class Dev:
                         self.say(str(line))
 
 
-def _admin_password(path: Path) -> str | None:
+def _admin_password(path: Path) -> str:
+    """The admin password the api-server generated ("" until it has)."""
     try:
         passwords = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return ""
     password = passwords.get(ADMIN_USER) if isinstance(passwords, dict) else None
-    return password if isinstance(password, str) else None
+    return password if isinstance(password, str) else ""
 
 
 def dev_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

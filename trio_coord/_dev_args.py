@@ -55,7 +55,8 @@ def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path(DEFAULT_HOME),
         metavar="DIR",
-        help=f"AIRFLOW_HOME: airflow.cfg, the database, the logs, the packed bundle (default: ./{DEFAULT_HOME})",
+        help="AIRFLOW_HOME: airflow.cfg, the database, the logs, the packed bundle "
+        f"(default: ./{DEFAULT_HOME})",
     )
     parser.add_argument(
         "--port", type=_port, metavar="N", help="the api-server's port on 127.0.0.1 (default: a free port)"

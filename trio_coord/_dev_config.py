@@ -138,7 +138,9 @@ class DevLayout:
 def _check_value(name: str, value: str) -> str:
     # Airflow reads airflow.cfg with %-interpolation, and a value is one line.
     if "%" in value or "\n" in value or "\r" in value:
-        raise ValueError(f"{name} {value!r} cannot be written to airflow.cfg (it contains '%' or a line break)")
+        raise ValueError(
+            f"{name} {value!r} cannot be written to airflow.cfg (it contains '%' or a line break)"
+        )
     return value
 
 
@@ -153,7 +155,10 @@ def render_airflow_cfg(layout: DevLayout, keys: DevSecrets) -> str:
     dags = _check_value("--dags-folder", str(layout.dags_folder))
     queue = _check_value("--queue", layout.queue)
     coordinators = {
-        queue: {"classpath": COORDINATOR_CLASSPATH, "kwargs": {"executables_root": [str(layout.executables_root)]}}
+        queue: {
+            "classpath": COORDINATOR_CLASSPATH,
+            "kwargs": {"executables_root": [str(layout.executables_root)]},
+        }
     }
     sections: dict[str, dict[str, str]] = {
         "core": {

@@ -151,7 +151,7 @@ class VariableNotFound(ApiError, KeyError):
     code = "VARIABLE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the variable', ('key',))
+        return _not_found(self, "the variable", ("key",))
 
 
 class ConnectionNotFound(ApiError, KeyError):
@@ -160,7 +160,7 @@ class ConnectionNotFound(ApiError, KeyError):
     code = "CONNECTION_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the connection', ('conn_id',))
+        return _not_found(self, "the connection", ("conn_id",))
 
 
 class XComNotFound(ApiError, KeyError):
@@ -169,7 +169,7 @@ class XComNotFound(ApiError, KeyError):
     code = "XCOM_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the XCom', ('key',))
+        return _not_found(self, "the XCom", ("key",))
 
 
 class AssetNotFound(ApiError, KeyError):
@@ -178,7 +178,7 @@ class AssetNotFound(ApiError, KeyError):
     code = "ASSET_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the asset', ('name', 'uri'))
+        return _not_found(self, "the asset", ("name", "uri"))
 
 
 class TaskStoreNotFound(ApiError, KeyError):
@@ -187,7 +187,7 @@ class TaskStoreNotFound(ApiError, KeyError):
     code = "TASK_STORE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the task state-store key', ('key',))
+        return _not_found(self, "the task state-store key", ("key",))
 
 
 class AssetStoreNotFound(ApiError, KeyError):
@@ -196,7 +196,7 @@ class AssetStoreNotFound(ApiError, KeyError):
     code = "ASSET_STORE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return _not_found(self, 'the asset state-store key', ('key',))
+        return _not_found(self, "the asset state-store key", ("key",))
 
 
 class DagRunAlreadyExists(ApiError):

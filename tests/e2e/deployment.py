@@ -138,7 +138,9 @@ class Stopped:
 class DevProcess:
     """``python -m trio_coord dev ...`` as a child process (its own session), output in a file."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path, output: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, cwd: Path, output: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.output_path = output
         with output.open("wb") as sink:
             self.process = subprocess.Popen(
@@ -151,13 +153,17 @@ class DevProcess:
                 start_new_session=True,
             )
         self.argv = list(argv)
-        print(f"[e2e] started {' '.join(self.argv[1:4])}: pid {self.process.pid}, output {output}", flush=True)
+        print(
+            f"[e2e] started {' '.join(self.argv[1:4])}: pid {self.process.pid}, output {output}", flush=True
+        )
 
     def output(self) -> str:
         """Everything ``dev`` printed so far."""
         return self.output_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for_output(self, pattern: str, *, timeout: float, explain: Callable[[], str] = lambda: "") -> re.Match[str]:
+    def wait_for_output(
+        self, pattern: str, *, timeout: float, explain: Callable[[], str] = lambda: ""
+    ) -> re.Match[str]:
         """Wait until ``dev``'s output matches ``pattern`` (a regex); fail at once if ``dev`` exits."""
 
         def probe() -> re.Match[str] | None:
@@ -169,19 +175,24 @@ class DevProcess:
                 )
             return found
 
-        return wait_for(f"dev to print {pattern!r}", probe, timeout=timeout, explain=lambda: f"\n{self.output()}{explain()}")
+        return wait_for(
+            f"dev to print {pattern!r}",
+            probe,
+            timeout=timeout,
+            explain=lambda: f"\n{self.output()}{explain()}",
+        )
 
     def descendants(self) -> list[psutil.Process]:
         """Every live process ``dev`` started, directly or not."""
         try:
-            return psutil.Process(self.process.pid).children(recursive=True)
+            return list(psutil.Process(self.process.pid).children(recursive=True))
         except psutil.Error:
             return []
 
     def children(self) -> list[psutil.Process]:
         """The processes ``dev`` started itself (the Airflow servers)."""
         try:
-            return psutil.Process(self.process.pid).children()
+            return list(psutil.Process(self.process.pid).children())
         except psutil.Error:
             return []
 
@@ -388,10 +399,10 @@ class Deployment:
 
     def explain(self, *names: str, lines: int = 30) -> str:
         """The tails of the named server logs (all of them by default), for a failure message."""
-        parts = []
-        for name in names or ("api-server", "scheduler", "dag-processor", "triggerer"):
-            parts.append(f"\n--- {name}, last lines:\n{tail(self.server_logs / f'{name}.log', lines)}")
-        return "".join(parts)
+        chosen = names or ("api-server", "scheduler", "dag-processor", "triggerer")
+        return "".join(
+            f"\n--- {n}, last lines:\n{tail(self.server_logs / f'{n}.log', lines)}" for n in chosen
+        )
 
     def start(self) -> RestClient:
         """Copy the Dags and the bundle, start ``dev``, wait for it to be ready, log in.
@@ -435,7 +446,12 @@ class Deployment:
                 raise DeploymentError(f"the dag-processor could not import a Dag file: {errors}")
             return True if rest.http.get(f"/dags/{dag_id}").status_code == 200 else None
 
-        wait_for(f"Dag {dag_id} to be parsed", parsed, timeout=RUN_TIMEOUT, explain=lambda: self.explain("dag-processor"))
+        wait_for(
+            f"Dag {dag_id} to be parsed",
+            parsed,
+            timeout=RUN_TIMEOUT,
+            explain=lambda: self.explain("dag-processor"),
+        )
 
     def wait_for_run(self, dag_id: str, run_id: str) -> DagRunResult:
         """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs."""
@@ -450,8 +466,12 @@ class Deployment:
             instances = json.dumps(rest.task_instances(dag_id, run_id), indent=1)
             return f"\ntask instances: {instances[:4000]}{self.explain('scheduler')}"
 
-        dag_run = wait_for(f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain)
-        return DagRunResult(dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id))
+        dag_run = wait_for(
+            f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain
+        )
+        return DagRunResult(
+            dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id)
+        )
 
     def scheduler_output(self) -> str:
         """Everything the scheduler (and its LocalExecutor workers) printed so far."""
@@ -468,7 +488,10 @@ class Deployment:
             if self.stopped.left_running:
                 print(f"[e2e] left running after dev exited: {self.stopped.left_running}", flush=True)
         if keep:
-            print(f"[e2e] kept {self.workdir} (dev's output in dev.out, server logs in {self.server_logs})", flush=True)
+            print(
+                f"[e2e] kept {self.workdir} (dev's output in dev.out, server logs in {self.server_logs})",
+                flush=True,
+            )
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return self.stopped
@@ -476,7 +499,9 @@ class Deployment:
 
 def token(base_url: str, password: str) -> str:
     """A bearer token for the REST API, as the admin user."""
-    response = httpx.post(f"{base_url}/auth/token", json={"username": "admin", "password": password}, timeout=30.0)
+    response = httpx.post(
+        f"{base_url}/auth/token", json={"username": "admin", "password": password}, timeout=30.0
+    )
     if response.status_code not in (200, 201):
         raise DeploymentError(f"POST /auth/token answered {response.status_code}: {response.text[:2000]}")
     value = response.json().get("access_token")

@@ -68,32 +68,45 @@ def test_a_stub_without_an_implementation_and_a_task_without_a_stub(tutorial: Pa
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
-        "check: 2 mismatches between the Dags folder and bundle orders 1.0.0 on queue 'trio' (1 stub task served)",
+        "check: 2 mismatches between the Dags folder and bundle orders 1.0.0 on queue 'trio' "
+        "(1 stub task served)",
         "  stub task orders.summarise has no implementation in bundle orders 1.0.0: its runs end 'removed'",
         "  bundle task orders.summarize has no stub on queue 'trio': Dag orders has no task summarize",
     ]
 
 
 def test_the_e2e_dags_against_the_example_bundle_as_json() -> None:
-    done = check("trio_coord.example", "--dags-folder", str(REPO / "tests" / "e2e" / "dags"), "--json", cwd=REPO)
+    done = check(
+        "trio_coord.example", "--dags-folder", str(REPO / "tests" / "e2e" / "dags"), "--json", cwd=REPO
+    )
 
     assert done.returncode == 1, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["ok"] is False
     assert report["stub_dags"] == ["e2e_no_bundle", "example_mixed", "example_retry"]
     assert report["lines"][1:] == [
-        "  Dag e2e_no_bundle has stub tasks on queue 'trio' (orphan) but bundle trio_coord-example 1.0.0 does "
-        "not claim it: they fail before they start (the coordinator finds no bundle)",
-        "  bundle Dag example_etl (extract, load, transform) has no stubs: the Dags folder has no Dag example_etl",
+        "  Dag e2e_no_bundle has stub tasks on queue 'trio' (orphan) but bundle trio_coord-example "
+        "1.0.0 does not claim it: they fail before they start (the coordinator finds no bundle)",
+        "  bundle Dag example_etl (extract, load, transform) has no stubs: "
+        "the Dags folder has no Dag example_etl",
     ]
     # On the typo'd queue, the stub is the bundle's business no longer: nothing matches it.
-    typo = check("trio_coord.example", "--dags-folder", str(REPO / "tests" / "e2e" / "dags"), "--queue", "trio-typo", cwd=REPO)
+    typo = check(
+        "trio_coord.example",
+        "--dags-folder",
+        str(REPO / "tests" / "e2e" / "dags"),
+        "--queue",
+        "trio-typo",
+        cwd=REPO,
+    )
     assert typo.returncode == 1
     assert "Dag e2e_queue_typo has stub tasks on queue 'trio-typo' (misrouted)" in typo.stdout
 
 
 def test_a_dag_file_that_does_not_import_is_a_mismatch(tutorial: Path) -> None:
-    (tutorial / "dags" / "broken.py").write_text("from airflow.sdk import dag\nraise ValueError('broken on purpose')\n")
+    (tutorial / "dags" / "broken.py").write_text(
+        "from airflow.sdk import dag\nraise ValueError('broken on purpose')\n"
+    )
 
     done = check("orders.py", "--dags-folder", "dags", cwd=tutorial)
 

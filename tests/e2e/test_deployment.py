@@ -26,7 +26,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -119,7 +118,10 @@ def airflow(request: pytest.FixtureRequest) -> Iterator[Airflow]:
         failed = request.session.testsfailed > 0
     finally:
         if failed and deployment.dev is not None:
-            print(f"\n[e2e] something failed; dev printed:\n{deployment.dev.output()}{deployment.explain()}", flush=True)
+            print(
+                f"\n[e2e] something failed; dev printed:\n{deployment.dev.output()}{deployment.explain()}",
+                flush=True,
+            )
         try:
             deployment.stop(keep=os.environ.get("TRIO_COORD_E2E_KEEP") == "1")
         finally:
@@ -295,6 +297,6 @@ def test_a_server_that_dies_ends_dev_with_its_log_and_nothing_left_running(airfl
 
 def _command(process: psutil.Process) -> list[str]:
     try:
-        return process.cmdline()
+        return [str(word) for word in process.cmdline()]
     except psutil.Error:  # gone, or a zombie
         return []

@@ -43,7 +43,7 @@ if importlib.util.find_spec("airflow") is None:
     pytest.skip("needs apache-airflow==3.3.2 (nox -s e2e)", allow_module_level=True)
 
 from ..doc_blocks import Block, Step, assert_shown, blocks, shown_in, transcript
-from .deployment import READY_TIMEOUT, DevProcess, DeploymentError, clean_environment, living, wait_for
+from .deployment import READY_TIMEOUT, DeploymentError, DevProcess, clean_environment, living, wait_for
 from .timings import record, timed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +91,9 @@ class Shell:
     def start_dev(self, step: Step, where: str) -> None:
         """Start dev in the background; return once it printed everything the page shows."""
         assert self.dev is None, f"{where}: a second dev"
-        self.dev = DevProcess(self.script(step.command), cwd=self.folder, output=self.folder / "dev.out", env=self.env)
+        self.dev = DevProcess(
+            self.script(step.command), cwd=self.folder, output=self.folder / "dev.out", env=self.env
+        )
         dev = self.dev
 
         def shown() -> bool | None:
@@ -99,7 +101,12 @@ class Shell:
                 raise DeploymentError(f"{where}: dev exited with {dev.process.returncode}:\n{dev.output()}")
             return True if shown_in(step.output, dev.output()) is None else None
 
-        wait_for(f"{where}: dev to print what the page shows", shown, timeout=READY_TIMEOUT, explain=lambda: f"\n{dev.output()}")
+        wait_for(
+            f"{where}: dev to print what the page shows",
+            shown,
+            timeout=READY_TIMEOUT,
+            explain=lambda: f"\n{dev.output()}",
+        )
 
     def run_block(self, block: Block) -> None:
         steps = transcript(block)
@@ -108,7 +115,9 @@ class Shell:
             where = f"{block}: {step.command!r}"
             following = steps[index + 1].command if index + 1 < len(steps) else ""
             if step.command == "echo $?":
-                assert step.output == [str(last_code)], f"{where}: documented exit code {step.output}, got {last_code}"
+                assert step.output == [str(last_code)], (
+                    f"{where}: documented exit code {step.output}, got {last_code}"
+                )
                 continue
             if step.command.startswith("python -m trio_coord dev "):
                 with timed("tutorial: dev, until it printed what the page shows"):
