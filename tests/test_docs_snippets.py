@@ -158,9 +158,11 @@ def run_transcript(steps: list[Step], folder: Path, where: str) -> None:
         assert_shown(step.output, done.stdout, f"{where}: {step.command!r}")
 
 
-#: Commands that need Airflow: their blocks run in the e2e session (tests/e2e/test_tutorial.py),
-#: against the real Airflow that ``dev`` starts.
+#: Commands that need Airflow (or install it): their blocks run in the e2e session
+#: (tests/e2e/test_tutorial.py), against the real Airflow that ``dev`` starts.
 AIRFLOW_COMMANDS = (
+    "python -m venv ",
+    "pip install ",
     "airflow ",
     "export AIRFLOW_HOME",
     "grep ",
