@@ -82,7 +82,8 @@ def e2e(session: nox.Session) -> None:
     # TRIO_COORD_E2E=1: a missing Airflow is an error, not a skip. -s: each step's timing is
     # printed as the step ends.
     session.env["TRIO_COORD_E2E"] = "1"
-    _pytest(session, "tests/e2e", "-s")
+    # The tutorial's test follows a whole page against a real Airflow: minutes, not a hang.
+    _pytest(session, "tests/e2e", "-s", "-o", "faulthandler_timeout=900")
 
 
 @nox.session

@@ -356,15 +356,17 @@ class Children:
             raise ChildDied(f"airflow {name} exited with code {code}; the end of {log_path}:\n{tail}")
 
     async def stop(self) -> list[str]:
-        """Stop every server: SIGTERM to each (twice), :data:`STOP_GRACE` s, then SIGKILL to what is left.
+        """Stop every server: SIGTERM to each, then to its group, then SIGKILL to what is left.
 
         Call it shielded. SIGTERM goes to each server alone, so that it shuts
         its own children down in order (a triggerer whose trigger runner was
-        killed under it waits for it forever); after the grace period SIGKILL
+        killed under it waits 10 s for it); after the grace period SIGKILL
         goes to each whole process group, and to every descendant seen before
-        the SIGTERM that left its group. A server still running
+        the SIGTERM that left its group. A group still running
         :data:`SECOND_SIGTERM_AFTER` seconds after the first SIGTERM gets a
-        second one, which Airflow's servers take as "stop now".
+        second one, to every process in it (Airflow's servers take a second
+        SIGTERM as "stop now"); :data:`STOP_GRACE` seconds after the first,
+        SIGKILL.
 
         Returns:
             What had to be killed (empty when everything exited on SIGTERM).
@@ -374,16 +376,19 @@ class Children:
         groups = {child.pid for child in self.items}
         strays = {pid: child.name for child in alive for pid in _descendants(child.pid)}
         deadline = trio.current_time() + STOP_GRACE
-        for signal_number, wait_until in (
-            (signal.SIGTERM, trio.current_time() + SECOND_SIGTERM_AFTER),
-            # Airflow's servers take a second SIGTERM as "do not wait" (the triggerer otherwise
-            # waits 10 s for its trigger runner, which has already exited).
-            (signal.SIGTERM, deadline),
+        for whole_group, wait_until in (
+            (False, trio.current_time() + SECOND_SIGTERM_AFTER),
+            # Then to every process of each group: Airflow's servers take a second SIGTERM as
+            # "do not wait" (the triggerer otherwise waits 10 s for its trigger runner), and a
+            # LocalExecutor worker the scheduler left behind gets its own.
+            (True, deadline),
         ):
             for child in alive:
-                if child.process.returncode is None:
+                if whole_group:
+                    _signal_group(child.pid, signal.SIGTERM)
+                elif child.process.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
-                        child.process.send_signal(signal_number)
+                        child.process.send_signal(signal.SIGTERM)
             with trio.move_on_at(wait_until):
                 async with trio.open_nursery() as reapers:  # reap each as it exits: no zombie counts
                     for child in alive:
@@ -583,7 +588,8 @@ class Dev:
         names = ", ".join(child.name for child in self.children.items)
         took = time.monotonic() - start
         if killed:
-            self.say(f"stopped {names} in {took:.1f} s; had to kill {', '.join(killed)}")
+            self.say(f"stopped {names} in {took:.1f} s")
+            self.say(f"  (still running after {STOP_GRACE:.0f} s, so killed: {', '.join(killed)})")
         else:
             self.say(f"stopped {names} in {took:.1f} s")
 

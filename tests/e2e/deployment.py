@@ -153,9 +153,7 @@ class DevProcess:
                 start_new_session=True,
             )
         self.argv = list(argv)
-        print(
-            f"[e2e] started {' '.join(self.argv[1:4])}: pid {self.process.pid}, output {output}", flush=True
-        )
+        print(f"[e2e] started dev: pid {self.process.pid}, output {output}", flush=True)
 
     def output(self) -> str:
         """Everything ``dev`` printed so far."""
