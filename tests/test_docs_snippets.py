@@ -4,7 +4,8 @@ Rules for the pages (docs/**/*.md and README.md), enforced here:
 
 * Python code lives in ``docs/examples/`` and is shown with ``literalinclude``
   (``tests/test_docs_examples.py`` runs it); the only fenced Python blocks are
-  the README's quick start, which is executed below.
+  the README's quick start, which is executed below, and the tutorial's, each
+  of which must be one of its files under ``docs/examples/tutorial`` byte for byte.
 * A ``console`` block in a transcript page (``TRANSCRIPTS``) is a shell
   session: every ``$`` command is run in order, in one scratch folder holding
   the tutorial's files, and the output shown under it must appear in what the
@@ -50,6 +51,8 @@ from .scenario_runner import run_in_process
 DOCS = REPO / "docs"
 README = REPO / "README.md"
 TUTORIAL_FILES = DOCS / "examples" / "tutorial"
+#: The tutorial's Python files, in the order the page shows them.
+TUTORIAL_PYTHON = ("orders.py", "test_orders.py", "orders_dag.py")
 #: Pages whose ``console`` blocks are run as transcripts.
 TRANSCRIPTS = ["tutorial.md"]
 COMMAND_TIMEOUT = 120
@@ -68,8 +71,20 @@ def all_blocks() -> list[Block]:
 
 
 def test_pages_have_no_untested_python() -> None:
-    inline = [str(b) for b in all_blocks() if b.info in ("python", "py", "pycon") and b.page != README]
+    inline = [
+        str(b)
+        for b in all_blocks()
+        if b.info in ("python", "py", "pycon") and b.page not in (README, DOCS / "tutorial.md")
+    ]
     assert inline == [], "show Python with literalinclude from docs/examples (tested there)"
+
+
+def test_the_tutorials_code_is_the_tested_files_byte_for_byte() -> None:
+    """The tutorial shows its code inline (readable where MyST does not render, e.g. on GitHub);
+    each block is one of docs/examples/tutorial's files, which the tests run."""
+    shown = [b.body for b in blocks(DOCS / "tutorial.md") if b.info == "python"]
+    files = {name: (TUTORIAL_FILES / name).read_text(encoding="utf-8") for name in TUTORIAL_PYTHON}
+    assert shown == list(files.values()), "tutorial.md's Python blocks differ from docs/examples/tutorial"
 
 
 def test_yaml_and_json_blocks_parse() -> None:
