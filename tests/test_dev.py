@@ -226,3 +226,19 @@ async def test_a_child_that_exits_on_its_own_is_reported_with_its_log(tmp_path: 
         == f"airflow crasher exited with code 3; the end of {tmp_path / 'crasher.log'}:\n    something broke"
     )
     assert all(child.process.returncode is not None for child in children.items)
+
+
+# ---------------------------------------------------------------------------- what dev reads of check
+
+
+def test_dev_reads_checks_json_and_quotes_stderr_when_there_is_none() -> None:
+    report = {"ok": False, "queue": "trio", "stub_dags": ["orders"], "lines": ["check: 1 mismatch", "  x"]}
+    stdout = b"some warning Airflow printed\n" + json.dumps(report).encode()
+
+    assert _dev.CheckOutcome.from_output(stdout, b"") == _dev.CheckOutcome(
+        False, ("check: 1 mismatch", "  x"), ("orders",)
+    )
+    broken = _dev.CheckOutcome.from_output(b"", b"Traceback ...\nImportError: no airflow")
+    assert broken == _dev.CheckOutcome(
+        False, ("check: could not compare the Dags with the bundle:\nTraceback ...\nImportError: no airflow",)
+    )

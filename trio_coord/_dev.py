@@ -529,6 +529,32 @@ def _quote(text: str) -> str:
 # ---------------------------------------------------------------------------- dev
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What ``check --json`` reported: whether all matched, its lines, the Dags routed to the queue."""
+
+    ok: bool
+    lines: tuple[str, ...]
+    stub_dags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_output(cls, stdout: bytes, stderr: bytes) -> CheckOutcome:
+        """Read ``check --json``'s last line; an unreadable answer becomes a line quoting its stderr."""
+        lines = stdout.decode("utf-8", "replace").strip().splitlines()
+        try:
+            report = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            report = None
+        if not isinstance(report, dict):
+            error = stderr.decode("utf-8", "replace").strip()
+            return cls(False, (f"check: could not compare the Dags with the bundle:\n{error}",))
+        return cls(
+            bool(report.get("ok")),
+            tuple(str(line) for line in report.get("lines") or ()),
+            tuple(str(dag_id) for dag_id in report.get("stub_dags") or ()),
+        )
+
+
 @dataclass
 class _State:
     stopped_by: str | None = None
@@ -607,9 +633,13 @@ class Dev:
             self.say(note)
         self.say(f"AIRFLOW_HOME={layout.home} (the whole configuration is in {layout.cfg_path})")
         await self._pack(initial=True)
-        check: dict[str, object] = {}
+        checked: list[CheckOutcome] = []
+
+        async def check_alongside() -> None:
+            checked.append(await self._check())
+
         async with trio.open_nursery() as steps:
-            steps.start_soon(self._check, check)
+            steps.start_soon(check_alongside)
             self.say("migrating the database (airflow db migrate) ...")
             await _run_step(
                 "airflow db migrate",
@@ -619,16 +649,16 @@ class Dev:
                 log_path=layout.logs / "db-migrate.log",
                 seconds=MIGRATE_TIMEOUT,
             )
-        for line in check.get("lines", []):  # type: ignore[attr-defined]
-            self.say(str(line))
-        stub_dags = [str(dag_id) for dag_id in check.get("stub_dags", [])]  # type: ignore[attr-defined]
+        (check,) = checked
+        for line in check.lines:
+            self.say(line)
         for name, arguments in SERVERS.items():
             argv = plan.airflow(*arguments)
             child = await nursery.start(self.children.run, name, argv, layout.logs / f"{name}.log")
             self.say(f"started airflow {name} (pid {child.pid}), log {child.log_path}")
         await self._wait_healthy()
         password = await self._log_in()
-        await self._unpause(stub_dags)
+        await self._unpause(list(check.stub_dags))
         for key, value in plan.variables:
             await self.api.put("variables", "key", key, {"key": key, "value": value})
             self.say(f"set variable {key}")
@@ -674,8 +704,8 @@ class Dev:
         self.say(f"{verb} {plan.source.name} into {plan.packed_path}")
         return True
 
-    async def _check(self, into: dict[str, object]) -> None:
-        """Run ``check --json`` (a child process: it imports Airflow); put its report in ``into``."""
+    async def _check(self) -> CheckOutcome:
+        """Run ``check --json`` in a child process (it imports Airflow: seconds); return what it found."""
         plan = self.plan
         argv = plan.trio_coord(
             "check",
@@ -691,17 +721,8 @@ class Dev:
                 argv, capture_stdout=True, capture_stderr=True, env=self.env, check=False
             )
         if scope.cancelled_caught:
-            into["lines"] = [f"check: did not finish within {CHECK_TIMEOUT:.0f} s"]
-            return
-        lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
-        try:
-            report = json.loads(lines[-1])
-            assert isinstance(report, dict)
-        except (IndexError, ValueError, AssertionError):
-            error = done.stderr.decode("utf-8", "replace").strip()
-            into["lines"] = [f"check: could not compare the Dags with the bundle:\n{error}"]
-            return
-        into.update(report)
+            return CheckOutcome(False, (f"check: did not finish within {CHECK_TIMEOUT:.0f} s",))
+        return CheckOutcome.from_output(done.stdout, done.stderr)
 
     async def _wait_healthy(self) -> None:
         self.say("waiting for Airflow to be healthy ...")
@@ -783,11 +804,10 @@ class Dev:
                 continue
             self.say(f"{plan.source.name} changed: repacking")
             if await self._pack(initial=False):
-                report: dict[str, object] = {}
-                await self._check(report)
-                if not report.get("ok"):
-                    for line in report.get("lines", []):  # type: ignore[attr-defined]
-                        self.say(str(line))
+                check = await self._check()
+                if not check.ok:
+                    for line in check.lines:
+                        self.say(line)
 
 
 def _admin_password(path: Path) -> str:
