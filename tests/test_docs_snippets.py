@@ -4,7 +4,8 @@ Rules for the pages (docs/**/*.md and README.md), enforced here:
 
 * Python code lives in ``docs/examples/`` and is shown with ``literalinclude``
   (``tests/test_docs_examples.py`` runs it); the only fenced Python blocks are
-  the README's quick start, which is executed below.
+  the README's quick start, which is executed below, and the tutorial's, each
+  of which must be one of its files under ``docs/examples/tutorial`` byte for byte.
 * A ``console`` block in a transcript page (``TRANSCRIPTS``) is a shell
   session: every ``$`` command is run in order, in one scratch folder holding
   the tutorial's files, and the output shown under it must appear in what the
@@ -31,7 +32,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,14 +42,17 @@ import trio_coord.testing
 from trio_coord import Bundle, TaskContext, build_manifest, dump_manifest, load_bundle
 from trio_coord._cli import build_parser
 from trio_coord._pack import build_self_contained_launcher, pack
-from trio_coord.testing import Seed, TaskRunner, load_scenario
+from trio_coord.testing import Seed, load_scenario
 
 from .conftest import REPO
+from .doc_blocks import Block, Step, assert_shown, blocks, transcript
 from .scenario_runner import run_in_process
 
 DOCS = REPO / "docs"
 README = REPO / "README.md"
 TUTORIAL_FILES = DOCS / "examples" / "tutorial"
+#: The tutorial's Python files, in the order the page shows them.
+TUTORIAL_PYTHON = ("orders.py", "test_orders.py", "orders_dag.py")
 #: Pages whose ``console`` blocks are run as transcripts.
 TRANSCRIPTS = ["tutorial.md"]
 COMMAND_TIMEOUT = 120
@@ -60,35 +63,6 @@ def pages() -> list[Path]:
     return [*sorted(found), README]
 
 
-@dataclass(frozen=True)
-class Block:
-    page: Path
-    line: int
-    info: str
-    body: str
-
-    def __str__(self) -> str:
-        return f"{self.page.relative_to(REPO)}:{self.line} ({self.info or 'no language'})"
-
-
-_FENCE = re.compile(
-    r"^(?P<fence>`{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL
-)
-
-
-def blocks(page: Path) -> list[Block]:
-    """The fenced code blocks of a Markdown page (MyST directives such as ``{literalinclude}`` excluded)."""
-    text = page.read_text(encoding="utf-8")
-    found = []
-    for match in _FENCE.finditer(text):
-        info = match["info"].strip()
-        if info.startswith("{"):
-            continue
-        line = text.count("\n", 0, match.start()) + 1
-        found.append(Block(page, line, info.split()[0] if info else "", match["body"]))
-    return found
-
-
 def all_blocks() -> list[Block]:
     return [block for page in pages() for block in blocks(page)]
 
@@ -97,8 +71,20 @@ def all_blocks() -> list[Block]:
 
 
 def test_pages_have_no_untested_python() -> None:
-    inline = [str(b) for b in all_blocks() if b.info in ("python", "py", "pycon") and b.page != README]
+    inline = [
+        str(b)
+        for b in all_blocks()
+        if b.info in ("python", "py", "pycon") and b.page not in (README, DOCS / "tutorial.md")
+    ]
     assert inline == [], "show Python with literalinclude from docs/examples (tested there)"
+
+
+def test_the_tutorials_code_is_the_tested_files_byte_for_byte() -> None:
+    """The tutorial shows its code inline (readable where MyST does not render, e.g. on GitHub);
+    each block is one of docs/examples/tutorial's files, which the tests run."""
+    shown = [b.body for b in blocks(DOCS / "tutorial.md") if b.info == "python"]
+    files = {name: (TUTORIAL_FILES / name).read_text(encoding="utf-8") for name in TUTORIAL_PYTHON}
+    assert shown == list(files.values()), "tutorial.md's Python blocks differ from docs/examples/tutorial"
 
 
 def test_yaml_and_json_blocks_parse() -> None:
@@ -139,49 +125,6 @@ def test_every_documented_command_line_parses() -> None:
 
 
 # ---------------------------------------------------------------------------- transcripts
-
-
-_CLOCK = re.compile(r"\b\d\d:\d\d:\d\d\.\d{3}\b")
-_DURATION = re.compile(r"\bin \d+(\.\d+)?s\b")
-
-
-def _normal(line: str) -> str:
-    return _DURATION.sub("in N.NNs", _CLOCK.sub("HH:MM:SS.mmm", line.rstrip()))
-
-
-def _pattern(expected: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in _normal(expected).split("...")))
-
-
-def assert_shown(expected: list[str], actual: str, where: str) -> None:
-    """Each expected line matches a later actual line than the one before ("..." lines skip)."""
-    lines = [_normal(line) for line in actual.splitlines()]
-    position = 0
-    for wanted in expected:
-        if wanted.strip() == "...":
-            continue
-        pattern = _pattern(wanted)
-        while position < len(lines) and not pattern.fullmatch(lines[position]):
-            position += 1
-        assert position < len(lines), f"{where}: {wanted!r} not in the output (in order):\n{actual}"
-        position += 1
-
-
-@dataclass
-class Step:
-    command: str
-    output: list[str]
-
-
-def transcript(block: Block) -> list[Step]:
-    steps: list[Step] = []
-    for line in block.body.splitlines():
-        if line.startswith("$ "):
-            steps.append(Step(line[2:], []))
-        else:
-            assert steps, f"{block}: output before the first $ command"
-            steps[-1].output.append(line)
-    return steps
 
 
 def _environment() -> dict[str, str]:
@@ -233,13 +176,32 @@ def run_transcript(steps: list[Step], folder: Path, where: str) -> None:
         assert_shown(step.output, done.stdout, f"{where}: {step.command!r}")
 
 
+#: Commands that need Airflow (or install it): their blocks run in the e2e session
+#: (tests/e2e/test_tutorial.py), against the real Airflow that ``dev`` starts.
+AIRFLOW_COMMANDS = (
+    "python -m venv ",
+    "pip install ",
+    "airflow ",
+    "export AIRFLOW_HOME",
+    "grep ",
+    "python -m trio_coord dev ",
+    "python -m trio_coord check ",
+)
+
+
+def needs_airflow(block: Block) -> bool:
+    return any(step.command.startswith(AIRFLOW_COMMANDS) for step in transcript(block))
+
+
 @pytest.mark.parametrize("page", TRANSCRIPTS)
 def test_transcripts_run_as_shown(page: str, tmp_path: Path) -> None:
     for name in ("orders.py", "test_orders.py"):
         shutil.copy(TUTORIAL_FILES / name, tmp_path / name)
     consoles = [block for block in blocks(DOCS / page) if block.info == "console"]
-    assert consoles
-    for block in consoles:  # in page order, in one folder: later blocks build on earlier ones
+    local = [block for block in consoles if not needs_airflow(block)]
+    assert len(local) >= 4
+    assert len(consoles) - len(local) >= 4  # the Airflow part: the e2e session runs every block
+    for block in local:  # in page order, in one folder: later blocks build on earlier ones
         run_transcript(transcript(block), tmp_path, str(block))
     assert (tmp_path / "bundles" / "orders").is_file()
 
@@ -323,19 +285,39 @@ def test_readme_quick_start_command_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout
     assert_shown(
-        ["...extracted 3 rows...", "state: success (exit code 0)", "xcom return_value: [1, 2, 3]"],
+        [
+            "...extracted 3 rows...",
+            "state: success (runtime exit code 0; this command exits 0)",
+            "xcom return_value: [1, 2, 3]",
+        ],
         done.stdout,
         "README",
     )
 
 
-async def test_readme_python_snippets_run() -> None:
+def test_readme_pytest_example_runs_as_written(tmp_path: Path) -> None:
+    """The two snippets saved as the README says, then its pytest command, in a folder of their own."""
     task_block, test_block = [b for b in blocks(README) if b.info == "python"]
-    namespace: dict[str, object] = {"__name__": "readme_snippet"}
-    exec(compile(task_block.body, str(task_block), "exec"), namespace)
-    exec(compile(test_block.body, str(test_block), "exec"), namespace)
+    (tmp_path / "etl.py").write_text(task_block.body, encoding="utf-8")
+    (tmp_path / "test_etl.py").write_text(test_block.body, encoding="utf-8")
+    (command_block,) = [b for b in blocks(README) if b.info == "console" and "pytest test_etl.py" in b.body]
+    command = command_block.body.strip().split(" && ", 1)[1]  # after the pip install
+    assert command == "pytest test_etl.py"
 
-    await namespace["test_extract"](TaskRunner())  # type: ignore[operator]
+    done = subprocess.run(
+        _argv(command),
+        cwd=tmp_path,
+        env=_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout
+    assert_shown(["...1 passed in ..."], done.stdout, "README's pytest example")
 
 
 # ---------------------------------------------------------------------------- the tutorial's Airflow side

@@ -160,14 +160,15 @@ def test_retries_run_each_try_until_one_is_final() -> None:
     result = cli("trio_coord.example", "example_retry", "flaky", "--retries", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines.index("── try 1 of at most 3 ──") < lines.index("try 1: up_for_retry (exit code 0)")
-    assert lines.index("try 1: up_for_retry (exit code 0)") < lines.index("── try 2 of at most 3 ──")
+    assert lines.index("── try 1 of at most 3 ──") < lines.index("try 1: up_for_retry (runtime exit code 0)")
+    assert lines.index("try 1: up_for_retry (runtime exit code 0)") < lines.index("── try 2 of at most 3 ──")
     assert "── try 3 of at most 3 ──" not in lines
-    assert "state: success (exit code 0) after 2 tries" in lines
+    assert "state: success after 2 tries (runtime exit code 0; this command exits 0)" in lines
     assert "xcom attempt: 2" in lines
     no_retry = cli("trio_coord.example", "example_retry", "flaky", "--retries", "0")
     assert no_retry.returncode == 1
-    assert "state: failed (exit code 0)" in no_retry.stdout
+    # Both exit codes, each named: the runtime reported the failure properly (0), the command says it failed.
+    assert "state: failed (runtime exit code 0; this command exits 1)" in no_retry.stdout
     assert "── try" not in no_retry.stdout
 
 

@@ -12,12 +12,17 @@
     Check an executable bundle and print its manifest (and a self-contained one's payload).
 ``cache dir``, ``cache prune [--older-than DAYS] [--all]``
     The cache where self-contained bundles install their wheels (see ``_boot``).
+``check BUNDLE --dags-folder DIR [--queue trio]``
+    Compare the Dag files' stub tasks with the bundle (needs Airflow; see ``_check``).
+``dev BUNDLE --dags-folder DIR [--home DIR] [--port N] [--var …] [--conn …]``
+    A local Airflow 3.3.2 serving the bundle, for development (needs Airflow; see ``_dev``).
 
 Usage errors exit 2 with a message naming what was wrong. ``serve`` exits 0
 once a terminal message was delivered and 1 when none could be; ``run``
 exits 0 only when the task succeeded; ``pack`` exits 1 when the packed file
 fails its check or cannot be written; ``inspect`` exits 1 when the file is not
-a valid bundle.
+a valid bundle; ``check`` exits 1 on any mismatch; ``dev`` exits 0 when stopped
+by Ctrl-C or SIGTERM and 1 when it could not start or an Airflow process died.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Final, NoReturn
 import trio
 
 from ._bundle import Bundle
+from ._dev_args import add_check_arguments, add_dev_arguments
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, flush_stderr_fallback, install_log_handler
 from ._metadata import build_manifest, dump_manifest, parse_manifest_format
@@ -90,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune_cmd.add_argument("--all", action="store_true", help="delete every entry")
     cache_actions.add_parser("dir", help="print the cache directory")
+    check_cmd = commands.add_parser(
+        "check", help="compare the stub tasks of Airflow Dag files with a bundle (needs Airflow)"
+    )
+    add_check_arguments(check_cmd)
+    dev_cmd = commands.add_parser(
+        "dev", help="run a local Airflow 3.3.2 that serves a bundle, for development (needs Airflow)"
+    )
+    add_dev_arguments(dev_cmd)
     return parser
 
 
@@ -126,6 +140,14 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         return inspect_command(parser, args)
     if args.command == "cache":
         return _cache_command(parser, args)
+    if args.command == "check":
+        from ._check import check_command
+
+        return check_command(parser, args)
+    if args.command == "dev":
+        from ._dev import dev_command
+
+        return dev_command(parser, args)
     return run_local(parser, args, bundle)
 
 

@@ -134,13 +134,24 @@ class ApiError(TrioCoordError):
         return (type(self), (self.error, self.detail))
 
 
+def _not_found(error: ApiError, what: str, fields: tuple[str, ...]) -> str:
+    """A sentence for a ``*_NOT_FOUND`` error: ``the variable 'city' does not exist (VARIABLE_NOT_FOUND)``."""
+    detail = error.detail or {}
+    names = [f"{detail[field]!r}" for field in fields if detail.get(field) is not None]
+    if not names:
+        return ApiError.__str__(error)
+    extra = {k: v for k, v in detail.items() if k not in fields}
+    context = f" ({', '.join(f'{k}={v!r}' for k, v in extra.items())})" if extra else ""
+    return f"{what} {' '.join(names)} does not exist{context} [{error.error}]"
+
+
 class VariableNotFound(ApiError, KeyError):
     """The variable does not exist (``VARIABLE_NOT_FOUND``)."""
 
     code = "VARIABLE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the variable", ("key",))
 
 
 class ConnectionNotFound(ApiError, KeyError):
@@ -149,7 +160,7 @@ class ConnectionNotFound(ApiError, KeyError):
     code = "CONNECTION_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the connection", ("conn_id",))
 
 
 class XComNotFound(ApiError, KeyError):
@@ -158,7 +169,7 @@ class XComNotFound(ApiError, KeyError):
     code = "XCOM_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the XCom", ("key",))
 
 
 class AssetNotFound(ApiError, KeyError):
@@ -167,7 +178,7 @@ class AssetNotFound(ApiError, KeyError):
     code = "ASSET_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the asset", ("name", "uri"))
 
 
 class TaskStoreNotFound(ApiError, KeyError):
@@ -176,7 +187,7 @@ class TaskStoreNotFound(ApiError, KeyError):
     code = "TASK_STORE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the task state-store key", ("key",))
 
 
 class AssetStoreNotFound(ApiError, KeyError):
@@ -185,7 +196,7 @@ class AssetStoreNotFound(ApiError, KeyError):
     code = "ASSET_STORE_NOT_FOUND"
 
     def __str__(self) -> str:
-        return ApiError.__str__(self)
+        return _not_found(self, "the asset state-store key", ("key",))
 
 
 class DagRunAlreadyExists(ApiError):

@@ -128,16 +128,24 @@ class LocalView:
         for problem in run.problems:
             self._print(_paint(f"protocol problem: {problem}", "\x1b[1;31m", self.colour))
         if retried:
-            self._print(f"try {run.try_number}: {self._state(run.state)} (exit code {run.exit_code})")
+            self._print(f"try {run.try_number}: {self._state(run.state)} (runtime exit code {run.exit_code})")
 
     def _state(self, state: str | None) -> str:
         text = state or "no terminal message"
         return _paint(text, _STATE_STYLES.get(text, "\x1b[1m"), self.colour)
 
-    def outcome(self, tries: Sequence[TaskRun]) -> None:
-        """Print the final state and the XComs the last try pushed."""
+    def outcome(self, tries: Sequence[TaskRun], command_exit_code: int) -> None:
+        """Print the final state and the XComs the last try pushed.
+
+        The line names both exit codes: the runtime's (what Airflow's supervisor
+        sees: 0 whenever the task's state was reported) and this command's
+        (``command_exit_code``: 0 only for a task that succeeded).
+        """
         last = tries[-1]
         after = f" after {len(tries)} tries" if len(tries) > 1 else ""
-        self._print(f"state: {self._state(last.state)} (exit code {last.exit_code}){after}")
+        self._print(
+            f"state: {self._state(last.state)}{after} "
+            f"(runtime exit code {last.exit_code}; this command exits {command_exit_code})"
+        )
         for key, value in last.xcoms_pushed.items():
             self._print(f"xcom {key}: {json.dumps(value, ensure_ascii=False)}")

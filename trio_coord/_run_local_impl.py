@@ -159,7 +159,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundl
     tries = _run_trio(_run_tries, plan, bundle, view)
     if tries is None:
         return EXIT_INTERRUPTED
-    view.outcome(tries)
+    exit_code = 0 if tries[-1].state == "success" else 1
+    view.outcome(tries, exit_code)
     if plan.state is not None:
         plan.state.record(before, plan.supervisor.store, dag_id=plan.dag_id, run_id=DEFAULT_RUN_ID)
         try:
@@ -168,7 +169,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundl
             print(f"trio_coord: error: cannot write the state file {plan.state.path}: {exc}", file=sys.stderr)
             return 1
         view.note(f"state written to {plan.state.path}")
-    return 0 if tries[-1].state == "success" else 1
+    return exit_code
 
 
 def _run_trio(fn: object, *args: object) -> list[TaskRun] | None:

@@ -1,31 +1,28 @@
-"""A real, throwaway Airflow deployment on 127.0.0.1, and a small REST client for it.
+"""A real, throwaway Airflow deployment on 127.0.0.1, started by ``python -m trio_coord dev``.
 
 What runs
 =========
 
-:class:`Deployment` makes a fresh ``AIRFLOW_HOME`` in a temporary folder and
-runs the same Airflow a user deploys (the ``apache-airflow`` release the nox
-session installs into this interpreter's venv):
+:class:`Deployment` runs ``python -m trio_coord dev`` (trio_coord/_dev.py)
+in a temporary folder, exactly as a user does, with the ``apache-airflow``
+release the nox session installs into this interpreter's venv. ``dev`` writes
+``airflow.cfg``, packs the bundle, runs ``airflow db migrate``, starts the
+api-server, scheduler, dag-processor and triggerer (LocalExecutor, SQLite),
+waits until they are healthy, unpauses the Dags whose stub tasks go to queue
+``trio``, sets the variables and connections given, and prints the URL and
+the admin password; this module waits for that line, then talks to the
+REST API. Everything the deployment does is therefore ``dev``'s code, and
+each e2e test is also a test of ``dev``.
 
-* ``airflow db migrate`` (SQLite in the temporary folder);
-* ``airflow api-server`` (the REST API and the Execution API the workers
-  talk to), ``airflow dag-processor`` and ``airflow scheduler`` (with the
-  LocalExecutor, whose workers run ``supervise_task``), each started with
-  ``start_new_session=True`` so it leads its own process group, its pid
-  recorded, its output written to ``<workdir>/logs/<name>.log``.
-
-Every process gets the same environment (:meth:`Deployment.environment`): the
-``[sdk] coordinators`` / ``queue_to_coordinator`` settings that route queue
-``trio`` to Airflow's own ``ExecutableCoordinator`` scanning
-``<workdir>/executable-bundles``, one JWT secret and one API secret key, free
-loopback ports, and nothing inherited from the caller's ``AIRFLOW*``
-variables.
+The bundle is a copy of ``trio_coord/example.py`` in the temporary folder,
+so a test can change it and watch ``dev`` repack it.
 
 Every wait is bounded and fails with :class:`DeploymentError`, whose message
-ends with the tail of the server logs that explain it. :meth:`Deployment.stop`
-always stops every process it started: SIGTERM to each process group, a
-bounded wait, then SIGKILL to whatever is left (the group and any descendant
-that left it).
+ends with ``dev``'s output and the tail of the server logs that explain it.
+:meth:`Deployment.stop` sends ``dev`` SIGTERM (what a Ctrl-C does), waits
+for it, and reports every process of the deployment still alive afterwards
+(there should be none); if ``dev`` itself does not exit in time it kills
+the whole tree, pass or fail.
 
 Every step is timed (:mod:`.timings`) and printed as it ends, so the timings
 appear in CI output (the e2e nox session runs pytest with ``-s``); the
@@ -36,12 +33,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +48,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 import httpx  # noqa: ASYNC127 - a blocking client on purpose: these tests are synchronous
+import psutil
 
 from .timings import timed
 
@@ -59,17 +56,14 @@ from .timings import timed
 QUEUE: Final = "trio"
 #: Where the Dag files under test live (copied into the deployment's dags folder).
 DAGS_SOURCE: Final = Path(__file__).resolve().parent / "dags"
-#: The bundle the deployment packs: the example shipped with trio_coord.
-BUNDLE: Final = "trio_coord.example"
-#: The packed file's name in the executables root.
-BUNDLE_FILE_NAME: Final = "trio_coord_example"
+#: The bundle the deployment serves: a copy of the example shipped with trio_coord.
+EXAMPLE_SOURCE: Final = Path(__file__).resolve().parents[2] / "trio_coord" / "example.py"
+BUNDLE_FILE_NAME: Final = "example_bundle.py"
 
 #: How long each kind of wait may take, in seconds (generous: CI machines are shared).
-MIGRATE_TIMEOUT: Final = 180.0
-PACK_TIMEOUT: Final = 120.0
-READY_TIMEOUT: Final = 180.0
+READY_TIMEOUT: Final = 420.0
 RUN_TIMEOUT: Final = 180.0
-STOP_TIMEOUT: Final = 30.0
+STOP_TIMEOUT: Final = 60.0
 _POLL: Final = 0.25
 
 _T = TypeVar("_T")
@@ -102,13 +96,6 @@ def wait_for(
         time.sleep(_POLL)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def tail(path: Path, lines: int = 40) -> str:
     """The last ``lines`` lines of a text file ("" if it does not exist)."""
     try:
@@ -121,95 +108,124 @@ def tail(path: Path, lines: int = 40) -> str:
 # ------------------------------------------------------------------ processes
 
 
-@dataclass
-class Server:
-    """One Airflow server process (the leader of its own process group)."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        """The server's pid, which is also its process group id."""
-        return self.process.pid
-
-    def running(self) -> bool:
-        """Whether the server process is still alive."""
-        return self.process.poll() is None
+def clean_environment() -> dict[str, str]:
+    """This environment without any ``AIRFLOW*`` variable (``dev`` gets its settings from its own file)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
 
 
-def _descendants(pid: int) -> list[int]:
-    """The pids of every live descendant of ``pid`` (empty without psutil)."""
-    try:
-        import psutil  # an Airflow dependency; optional here
-    except ImportError:
-        return []
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
+def living(processes: Sequence[psutil.Process]) -> list[str]:
+    """Those of ``processes`` still running (zombies excluded), described."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"pid {process.pid}: {' '.join(process.cmdline())[:200]}")
+        except psutil.Error:
+            continue
+    return alive
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@dataclass(frozen=True)
+class Stopped:
+    """How a ``dev`` process ended: its exit code, how long it took, and what outlived it."""
+
+    exit_code: int | None
+    seconds: float
+    left_running: list[str]
+    output: str
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class DevProcess:
+    """``python -m trio_coord dev ...`` as a child process (its own session), output in a file."""
 
+    def __init__(
+        self, argv: Sequence[str], *, cwd: Path, output: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.output_path = output
+        with output.open("wb") as sink:
+            self.process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env) if env is not None else clean_environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.argv = list(argv)
+        print(f"[e2e] started dev: pid {self.process.pid}, output {output}", flush=True)
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+    def output(self) -> str:
+        """Everything ``dev`` printed so far."""
+        return self.output_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_output(
+        self, pattern: str, *, timeout: float, explain: Callable[[], str] = lambda: ""
+    ) -> re.Match[str]:
+        """Wait until ``dev``'s output matches ``pattern`` (a regex); fail at once if ``dev`` exits."""
 
-def stop_servers(servers: Sequence[Server], timeout: float = STOP_TIMEOUT) -> list[str]:
-    """Stop ``servers``: SIGTERM to each group, wait up to ``timeout`` s, then SIGKILL.
+        def probe() -> re.Match[str] | None:
+            found = re.search(pattern, self.output(), re.MULTILINE)
+            if found is None and self.process.poll() is not None:
+                raise DeploymentError(
+                    f"dev exited with {self.process.returncode} before printing {pattern!r}:\n{self.output()}"
+                    + explain()
+                )
+            return found
 
-    Descendants that left a server's process group (a new session) are found
-    before the SIGTERM and killed too if they outlive the wait.
+        return wait_for(
+            f"dev to print {pattern!r}",
+            probe,
+            timeout=timeout,
+            explain=lambda: f"\n{self.output()}{explain()}",
+        )
 
-    Returns:
-        What had to be killed, one line each (empty when everything exited
-        on SIGTERM).
-    """
-    strays: dict[int, str] = {}
-    for server in servers:
-        for pid in _descendants(server.pid):
-            strays[pid] = server.name
-        _signal_group(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for server in servers:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    while time.monotonic() < deadline and any(_group_alive(s.pid) for s in servers):
-        time.sleep(_POLL)
-    killed: list[str] = []
-    for server in servers:
-        if server.running() or _group_alive(server.pid):
-            killed.append(f"{server.name} (process group {server.pid})")
-            _signal_group(server.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=5)
-    for pid, owner in strays.items():
-        if _pid_alive(pid):
-            killed.append(f"pid {pid}, a descendant of {owner}")
+    def descendants(self) -> list[psutil.Process]:
+        """Every live process ``dev`` started, directly or not."""
+        try:
+            return list(psutil.Process(self.process.pid).children(recursive=True))
+        except psutil.Error:
+            return []
+
+    def children(self) -> list[psutil.Process]:
+        """The processes ``dev`` started itself (the Airflow servers)."""
+        try:
+            return list(psutil.Process(self.process.pid).children())
+        except psutil.Error:
+            return []
+
+    def stop(
+        self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT, *, group: bool = False
+    ) -> Stopped:
+        """Send ``sig`` to ``dev`` (to its process group with ``group``, as a terminal's Ctrl-C does)
+        and wait for it; kill the whole tree if it does not exit in time.
+
+        The processes ``dev`` had started are listed first, so the result says
+        which of them outlived ``dev`` (each is then killed, so nothing leaks
+        from a failing test either).
+        """
+        tree = self.descendants()
+        start = time.monotonic()
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if group:
+                    os.killpg(self.process.pid, sig)
+                else:
+                    self.process.send_signal(sig)
+        code: int | None
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    return killed
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        seconds = time.monotonic() - start
+        left = living(tree)
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        return Stopped(code, seconds, left, self.output())
 
 
 # ------------------------------------------------------------------ REST
@@ -275,6 +291,16 @@ class RestClient:
         """POST a JSON body to ``path`` (under ``/api/v2``) and return the JSON answer."""
         return self._json(self.http.post(path, json=dict(body)))
 
+    def patch(self, path: str, body: Mapping[str, object]) -> object:
+        """PATCH a JSON body to ``path`` (under ``/api/v2``) and return the JSON answer."""
+        return self._json(self.http.patch(path, json=dict(body)))
+
+    def dag(self, dag_id: str) -> dict[str, object]:
+        """The Dag's record (``is_paused``, ...)."""
+        body = self.get(f"/dags/{dag_id}")
+        assert isinstance(body, dict), body
+        return body
+
     def create_variable(self, key: str, value: str) -> None:
         """Create a variable."""
         self.post("/variables", {"key": key, "value": value})
@@ -305,15 +331,6 @@ class RestClient:
         assert isinstance(instances, list), body
         return {str(ti["task_id"]): ti for ti in instances}
 
-    def task_instance_list(self, dag_id: str, run_id: str, limit: int = 500) -> list[dict[str, object]]:
-        """Every task instance of the run, mapped ones each on its own (up to ``limit``)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=str(limit))
-        assert isinstance(body, dict), body
-        instances = body["task_instances"]
-        assert isinstance(instances, list), body
-        assert len(instances) == body["total_entries"], f"more than {limit} task instances"
-        return instances
-
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, object]]:
         """Every try of a task instance, oldest first (``try_number``, ``state``, ...)."""
         body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
@@ -322,21 +339,16 @@ class RestClient:
         assert isinstance(tries, list), body
         return sorted(tries, key=lambda ti: int(ti["try_number"]))
 
-    def xcom(
-        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
-    ) -> object:
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> object:
         """An XCom's value as stored (the REST API's default: not deserialized)."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        body = self.get(path, map_index=str(map_index))
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
         assert isinstance(body, dict), body
         return body["value"]
 
-    def task_log(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
-    ) -> list[dict[str, object]]:
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[dict[str, object]]:
         """The task log of one try, as the REST API serves it: one dict per record."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        body = self.get(path, full_content="true", map_index=str(map_index))
+        body = self.get(path, full_content="true")
         assert isinstance(body, dict), body
         content = body["content"]
         assert isinstance(content, list), body
@@ -348,299 +360,96 @@ class RestClient:
 
 @dataclass
 class Deployment:
-    """A fresh Airflow home with its three servers (see the module docstring).
+    """``dev`` serving a copy of the example bundle for the Dags under ``dags/``.
 
-    Use :meth:`start`, then :attr:`rest`; always call :meth:`stop` (it is safe
-    after a start that failed half-way, and removes the folder unless told
+    Use :meth:`start`, then :attr:`rest`; always call :meth:`stop` (safe after
+    a start that failed half-way, and twice; it removes the folder unless told
     to keep it).
     """
 
+    variables: Mapping[str, str] = field(default_factory=dict)
+    connections: Mapping[str, str] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trio_coord_e2e_")))
-    #: The Dag files copied into the dags folder (default: every file under dags/).
-    dag_files: Sequence[Path] = field(default_factory=lambda: sorted(DAGS_SOURCE.glob("*.py")))
-    servers: list[Server] = field(default_factory=list)
+    dev: DevProcess | None = None
     rest: RestClient | None = None
-    api_port: int = 0
-    log_server_port: int = 0
-    bundle_path: Path | None = None
-
-    # ---------------------------------------------------------------- layout
+    base_url: str = ""
+    stopped: Stopped | None = None
 
     @property
     def home(self) -> Path:
-        """``AIRFLOW_HOME``."""
+        """``AIRFLOW_HOME`` (``dev --home``)."""
         return self.workdir / "home"
 
     @property
     def dags_folder(self) -> Path:
-        """The dags folder the dag-processor parses."""
-        return self.home / "dags"
+        """The dags folder the dag-processor parses (``dev --dags-folder``)."""
+        return self.workdir / "dags"
 
     @property
-    def executables_root(self) -> Path:
-        """The folder ``ExecutableCoordinator`` scans for packed bundles."""
-        return self.workdir / "executable-bundles"
+    def bundle_source(self) -> Path:
+        """The bundle ``dev`` serves (and repacks when it changes)."""
+        return self.workdir / BUNDLE_FILE_NAME
 
     @property
     def server_logs(self) -> Path:
-        """Where each server's stdout and stderr go (``<name>.log``)."""
-        return self.workdir / "logs"
-
-    @property
-    def base_url(self) -> str:
-        """The api-server's root URL."""
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def environment(self) -> dict[str, str]:
-        """The environment every Airflow process of this deployment runs with."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        coordinators = {
-            QUEUE: {
-                "classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator",
-                "kwargs": {"executables_root": [str(self.executables_root)]},
-            }
-        }
-        env.update(
-            {
-                "AIRFLOW_HOME": str(self.home),
-                # Where the self-contained bundle installs its wheels on first start (not ~/.cache).
-                "TRIO_COORD_CACHE_DIR": str(self.home / "trio-coord-cache"),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "socket.gethostname",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-                "AIRFLOW__API__HOST": "127.0.0.1",
-                "AIRFLOW__API__PORT": str(self.api_port),
-                "AIRFLOW__API__WORKERS": "1",
-                # One secret for every process: the api-server signs the workers' tokens.
-                "AIRFLOW__API_AUTH__JWT_SECRET": "trio_coord-e2e-jwt-secret-not-for-production",
-                "AIRFLOW__API__SECRET_KEY": "trio_coord-e2e-api-secret-key-not-for-production",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_port),
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                # The supervisor notices a finished task within 1 s instead of 5 s.
-                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-                "AIRFLOW__SDK__COORDINATORS": json.dumps(coordinators),
-                "AIRFLOW__SDK__QUEUE_TO_COORDINATOR": json.dumps({QUEUE: QUEUE}),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        return env
-
-    # ---------------------------------------------------------------- steps
-
-    def _run(self, name: str, argv: Sequence[str], timeout: float) -> str:
-        """Run a command to completion (bounded); return its output; fail with it otherwise."""
-        log_path = self.server_logs / f"{name}.log"
-        with log_path.open("wb") as log:
-            try:
-                completed = subprocess.run(
-                    list(argv),
-                    env=self.environment(),
-                    cwd=self.workdir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    timeout=timeout,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired:
-                raise DeploymentError(
-                    f"{name} did not finish in {timeout:.0f} s; its output ends with:\n{tail(log_path)}"
-                ) from None
-        output = log_path.read_text(encoding="utf-8", errors="replace")
-        if completed.returncode != 0:
-            raise DeploymentError(
-                f"{name} exited with {completed.returncode}; its output ends with:\n{tail(log_path)}"
-            )
-        return output
-
-    def _airflow(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "airflow", *args]
-
-    def prepare(self) -> None:
-        """Make the folders, copy the Dag files, pick the ports."""
-        for folder in (self.dags_folder, self.executables_root, self.server_logs):
-            folder.mkdir(parents=True, exist_ok=True)
-        for source in self.dag_files:
-            shutil.copy(source, self.dags_folder / source.name)
-        self.api_port = free_port()
-        self.log_server_port = free_port()
-        while self.log_server_port == self.api_port:
-            self.log_server_port = free_port()
-
-    def pack(self, bundle: str, file_name: str) -> Path:
-        """Pack ``bundle`` into the executables root with this venv's Python; check it."""
-        output = self.executables_root / file_name
-        python = sys.executable
-        self._run(
-            f"pack-{file_name}",
-            [python, "-m", "trio_coord", "pack", bundle, "--output", str(output), "--python", python],
-            PACK_TIMEOUT,
-        )
-        report = self._run(
-            f"inspect-{file_name}", [python, "-m", "trio_coord", "inspect", str(output)], PACK_TIMEOUT
-        )
-        if "valid executable bundle" not in report:
-            raise DeploymentError(f"inspect did not call {output} valid:\n{report}")
-        return output
-
-    def pack_bundle(self) -> Path:
-        """Pack the example bundle into the executables root; check it."""
-        self.bundle_path = self.pack(BUNDLE, BUNDLE_FILE_NAME)
-        return self.bundle_path
-
-    def migrate(self) -> None:
-        """Create the metadata database."""
-        self._run("db-migrate", self._airflow("db", "migrate"), MIGRATE_TIMEOUT)
-
-    def start_server(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Server:
-        """Start ``airflow <args>`` in its own process group; record it.
-
-        ``env`` replaces :meth:`environment` (a worker's own settings).
-        """
-        log_path = self.server_logs / f"{name}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                self._airflow(*args),
-                env=dict(env) if env is not None else self.environment(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(name, process, log_path)
-        self.servers.append(server)
-        print(f"[e2e] started {name}: pid {server.pid} (its own process group), log {log_path}", flush=True)
-        return server
+        """Where each server's output goes (``<name>.log``), next to the task logs."""
+        return self.home / "logs"
 
     def explain(self, *names: str, lines: int = 30) -> str:
         """The tails of the named server logs (all of them by default), for a failure message."""
-        chosen = [s for s in self.servers if not names or s.name in names]
-        parts = []
-        for server in chosen:
-            state = "running" if server.running() else f"exited with {server.process.returncode}"
-            header = f"\n--- {server.name} (pid {server.pid}, {state}), last lines:\n"
-            parts.append(header + tail(server.log_path, lines))
-        return "".join(parts)
-
-    def _check_servers_alive(self) -> None:
-        for server in self.servers:
-            if not server.running():
-                raise DeploymentError(
-                    f"{server.name} exited with {server.process.returncode} during start-up"
-                    + self.explain(server.name, lines=60)
-                )
-
-    def _health(self) -> dict[str, object] | None:
-        self._check_servers_alive()
-        try:
-            response = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5.0)
-        except httpx.TransportError:
-            return None
-        if response.status_code != 200:
-            return None
-        body = response.json()
-        healthy = all(
-            isinstance(body.get(part), dict) and body[part].get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "dag_processor")
+        chosen = names or ("api-server", "scheduler", "dag-processor", "triggerer")
+        return "".join(
+            f"\n--- {n}, last lines:\n{tail(self.server_logs / f'{n}.log', lines)}" for n in chosen
         )
-        return body if healthy else None
 
-    def _token(self) -> str | None:
-        self._check_servers_alive()
-        passwords = self.home / "simple_auth_manager_passwords.json.generated"
-        try:
-            password = json.loads(passwords.read_text(encoding="utf-8"))["admin"]
-        except (FileNotFoundError, ValueError, KeyError):
-            return None
-        try:
-            response = httpx.post(
-                f"{self.base_url}/auth/token",
-                json={"username": "admin", "password": password},
-                timeout=5.0,
-            )
-        except httpx.TransportError:
-            return None
-        if response.status_code not in (200, 201):
-            return None
-        token = response.json().get("access_token")
-        return token if isinstance(token, str) else None
-
-    def start(self, dag_ids: Sequence[str]) -> RestClient:
-        """Prepare, pack, migrate, start the servers and wait until ``dag_ids`` are parsed.
+    def start(self) -> RestClient:
+        """Copy the Dags and the bundle, start ``dev``, wait for it to be ready, log in.
 
         Raises:
-            DeploymentError: a step failed or a wait ran out (with the server logs' tails).
+            DeploymentError: ``dev`` exited or was not ready in time (with its output).
         """
-        with timed("prepare the Airflow home"):
-            self.prepare()
-            print(
-                f"[e2e] AIRFLOW_HOME={self.home} api-server port {self.api_port}, "
-                f"worker log server port {self.log_server_port}",
-                flush=True,
-            )
-        with timed("pack the example bundle (pack + inspect)"):
-            self.pack_bundle()
-        self.start_backing_services()
-        with timed("airflow db migrate"):
-            self.migrate()
-        with timed("start api-server, dag-processor, scheduler until healthy"):
-            self.start_server("api-server", "api-server")
-            self.start_server("dag-processor", "dag-processor")
-            self.start_server("scheduler", "scheduler")
-            wait_for(
-                "a healthy scheduler and dag-processor",
-                self._health,
+        with timed("prepare the folder (Dag files, bundle)"):
+            self.dags_folder.mkdir(parents=True)
+            for source in sorted(DAGS_SOURCE.glob("*.py")):
+                shutil.copy(source, self.dags_folder / source.name)
+            shutil.copy(EXAMPLE_SOURCE, self.bundle_source)
+        argv = [sys.executable, "-m", "trio_coord", "dev", str(self.bundle_source)]
+        argv += ["--dags-folder", str(self.dags_folder), "--home", str(self.home)]
+        for key, value in self.variables.items():
+            argv += ["--var", f"{key}={value}"]
+        for conn_id, uri in self.connections.items():
+            argv += ["--conn", f"{conn_id}={uri}"]
+        with timed("dev: pack, check, migrate, start 4 servers until healthy, unpause, set variables"):
+            self.dev = DevProcess(argv, cwd=self.workdir, output=self.workdir / "dev.out")
+            ready = self.dev.wait_for_output(
+                r"is ready at (http://127\.0\.0\.1:\d+) .*\n  log in as admin, password (\S+)$",
                 timeout=READY_TIMEOUT,
                 explain=self.explain,
             )
-            token = wait_for(
-                "an admin token from /auth/token", self._token, timeout=READY_TIMEOUT, explain=self.explain
-            )
-            self.rest = RestClient(self.base_url, token)
-        self.start_workers()
-        with timed(f"wait until the Dags are parsed ({len(dag_ids)})"):
-            for dag_id in dag_ids:
-                wait_for(
-                    f"Dag {dag_id} to be parsed",
-                    functools.partial(self._dag_parsed, dag_id),
-                    timeout=READY_TIMEOUT,
-                    explain=lambda: self.explain("dag-processor"),
-                )
+        self.base_url = ready[1]
+        print(f"[e2e] AIRFLOW_HOME={self.home}, {self.base_url}", flush=True)
+        self.rest = RestClient(self.base_url, token(self.base_url, ready[2]))
         return self.rest
 
-    def start_backing_services(self) -> None:
-        """Start what ``db migrate`` needs (nothing here: SQLite is a file)."""
-
-    def start_workers(self) -> None:
-        """Start separate workers (none here: the scheduler's LocalExecutor runs the tasks)."""
-
-    def stop_backing_services(self) -> list[str]:
-        """Stop what :meth:`start_backing_services` started; return what had to be killed."""
-        return []
-
-    def _dag_parsed(self, dag_id: str) -> bool | None:
-        self._check_servers_alive()
+    def wait_for_dag(self, dag_id: str) -> None:
+        """Wait (bounded) until the dag-processor stored ``dag_id``; an import error fails at once."""
         assert self.rest is not None
-        errors = self._import_errors()
-        if errors:
-            raise DeploymentError(f"the dag-processor could not import a Dag file:{errors}")
-        response = self.rest.http.get(f"/dags/{dag_id}")
-        return True if response.status_code == 200 else None
+        rest = self.rest
 
-    def _import_errors(self) -> str:
-        if self.rest is None:
-            return ""
-        body = self.rest.get("/importErrors")
-        assert isinstance(body, dict), body
-        errors = body.get("import_errors") or []
-        assert isinstance(errors, list), body
-        return "".join(f"\n{e.get('filename')}: {e.get('stack_trace')}" for e in errors)
+        def parsed() -> bool | None:
+            body = rest.get("/importErrors")
+            assert isinstance(body, dict), body
+            errors = body.get("import_errors") or []
+            if errors:
+                raise DeploymentError(f"the dag-processor could not import a Dag file: {errors}")
+            return True if rest.http.get(f"/dags/{dag_id}").status_code == 200 else None
+
+        wait_for(
+            f"Dag {dag_id} to be parsed",
+            parsed,
+            timeout=RUN_TIMEOUT,
+            explain=lambda: self.explain("dag-processor"),
+        )
 
     def wait_for_run(self, dag_id: str, run_id: str) -> DagRunResult:
         """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs."""
@@ -664,25 +473,35 @@ class Deployment:
 
     def scheduler_output(self) -> str:
         """Everything the scheduler (and its LocalExecutor workers) printed so far."""
-        for server in self.servers:
-            if server.name == "scheduler":
-                return server.log_path.read_text(encoding="utf-8", errors="replace")
-        return ""
+        return tail(self.server_logs / "scheduler.log", 100_000)
 
-    def stop(self, *, keep: bool = False) -> None:
-        """Stop every server this deployment started, then remove the folder (unless ``keep``).
-
-        Never raises for a server that had already exited; prints what had to
-        be killed.
-        """
+    def stop(self, sig: signal.Signals = signal.SIGTERM, *, keep: bool = False) -> Stopped | None:
+        """Stop ``dev`` with ``sig`` (once), then remove the folder (unless ``keep``); return how it ended."""
         if self.rest is not None:
             self.rest.close()
-        with timed("stop the servers"):
-            killed = stop_servers(self.servers)
-        killed += self.stop_backing_services()
-        if killed:
-            print(f"[e2e] had to SIGKILL: {', '.join(killed)}", flush=True)
+            self.rest = None
+        if self.dev is not None and self.stopped is None:
+            with timed("stop dev and every Airflow process"):
+                self.stopped = self.dev.stop(sig)
+            if self.stopped.left_running:
+                print(f"[e2e] left running after dev exited: {self.stopped.left_running}", flush=True)
         if keep:
-            print(f"[e2e] kept {self.workdir} (server logs in {self.server_logs})", flush=True)
+            print(
+                f"[e2e] kept {self.workdir} (dev's output in dev.out, server logs in {self.server_logs})",
+                flush=True,
+            )
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.stopped
+
+
+def token(base_url: str, password: str) -> str:
+    """A bearer token for the REST API, as the admin user."""
+    response = httpx.post(
+        f"{base_url}/auth/token", json={"username": "admin", "password": password}, timeout=30.0
+    )
+    if response.status_code not in (200, 201):
+        raise DeploymentError(f"POST /auth/token answered {response.status_code}: {response.text[:2000]}")
+    value = response.json().get("access_token")
+    assert isinstance(value, str), response.text
+    return value

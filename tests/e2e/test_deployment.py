@@ -1,4 +1,4 @@
-"""A real Airflow 3.3.2 runs the packed example bundle end to end (``nox -s e2e``).
+"""A real Airflow 3.3.2, started by ``python -m trio_coord dev``, runs the example bundle (``nox -s e2e``).
 
 The scheduler schedules, the LocalExecutor's workers run ``supervise_task``,
 which routes queue ``trio`` to Airflow's own ``ExecutableCoordinator``; that
@@ -6,14 +6,16 @@ finds the packed bundle by Dag id and launches it. Everything is checked
 through the public REST API, as a user would: final states, XComs in both
 directions, and the trio task's log lines in the task log.
 
-The ``airflow`` fixture starts one deployment for the whole session
-(deployment.py): a fresh ``AIRFLOW_HOME``, the packed example bundle, ``db
-migrate``, the api-server, dag-processor and scheduler, until the Dags under
-``dags/`` are parsed; then it creates a variable and a connection and
-triggers one run of every Dag, so the runs overlap and each test waits only
-for its own. Its finalizer always stops every server it started and removes
-the folder, also when the set-up failed half-way (``TRIO_COORD_E2E_KEEP=1``
-keeps the folder, with every server's log, for a look afterwards).
+The ``airflow`` fixture starts one deployment for this module with ``dev``
+(deployment.py), serving a copy of the example bundle for the Dags under
+``dags/`` with a variable and a connection given as ``--var`` / ``--conn``;
+then it triggers one run of every Dag, so the runs overlap and each test
+waits only for its own. The tests of ``dev`` itself come last, in this order:
+a changed bundle is repacked, and a server that dies ends ``dev`` with its
+log's tail and nothing left running. The finalizer always stops ``dev`` (and
+kills whatever outlived it), also when the set-up failed half-way
+(``TRIO_COORD_E2E_KEEP=1`` keeps the folder, with every server's log, for a
+look afterwards).
 
 Without ``apache-airflow`` installed the module is skipped, unless
 ``TRIO_COORD_E2E=1`` (set by the e2e nox session) says it must run.
@@ -28,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psutil
 import pytest
 
 if importlib.util.find_spec("airflow") is None:
@@ -35,13 +38,15 @@ if importlib.util.find_spec("airflow") is None:
         raise RuntimeError("TRIO_COORD_E2E=1 but apache-airflow is not installed here (run nox -s e2e)")
     pytest.skip("needs apache-airflow==3.3.2 (nox -s e2e)", allow_module_level=True)
 
-from .deployment import QUEUE, DagRunResult, Deployment, RestClient, seconds_between
+from .deployment import QUEUE, DagRunResult, Deployment, RestClient, living, seconds_between, wait_for
 from .timings import record, timed
 
-#: Every Dag under dags/ (the deployment waits until each is parsed).
+#: Every Dag under dags/.
 DAG_IDS = ("example_mixed", "example_retry", "e2e_no_bundle", "e2e_queue_typo")
+#: The Dags whose stub tasks go to queue "trio": the ones dev unpauses.
+TRIO_DAG_IDS = ("e2e_no_bundle", "example_mixed", "example_retry")
 
-#: What the session creates through the REST API before the runs start.
+#: What dev creates through the REST API before the runs start (--var, --conn).
 GREETING = "hello from the REST API"
 WAREHOUSE = {
     "conn_type": "postgres",
@@ -51,15 +56,18 @@ WAREHOUSE = {
     "port": 5432,
     "schema": "analytics",
 }
+WAREHOUSE_URI = "postgres://etl:s3cret-e2e-password@wh.example:5432/analytics"
 
 
 @dataclass
 class Airflow:
-    """The running deployment, its REST client and the runs triggered at start-up (by Dag id)."""
+    """The running deployment, its REST client, the runs triggered at start-up (by Dag id)
+    and whether each Dag was paused when dev said it was ready."""
 
     deployment: Deployment
     rest: RestClient
     runs: dict[str, str]
+    paused_at_start: dict[str, bool]
     _finished: dict[str, DagRunResult] = field(default_factory=dict)
 
     def finished(self, dag_id: str) -> DagRunResult:
@@ -86,29 +94,38 @@ def _record_run(result: DagRunResult) -> None:
             record(f"  {task_id}: running -> {ti.get('state')}", ran)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow(request: pytest.FixtureRequest) -> Iterator[Airflow]:
-    """One real Airflow deployment for the session, with every Dag run already triggered."""
+    """One real Airflow deployment (dev) for the module, with every Dag run already triggered."""
     session_start = time.monotonic()
-    deployment = Deployment()
+    deployment = Deployment(
+        variables={"example_greeting": GREETING}, connections={"example_warehouse": WAREHOUSE_URI}
+    )
     failed = True
     try:
-        rest = deployment.start(DAG_IDS)
-        with timed("create a variable and a connection (REST)"):
-            rest.create_variable("example_greeting", GREETING)
-            rest.create_connection("example_warehouse", **WAREHOUSE)
-        with timed(f"trigger {len(DAG_IDS)} Dag runs (REST)"):
+        rest = deployment.start()
+        with timed(f"wait until the {len(DAG_IDS)} Dags are stored"):
+            for dag_id in DAG_IDS:
+                deployment.wait_for_dag(dag_id)
+        paused = {dag_id: bool(rest.dag(dag_id)["is_paused"]) for dag_id in DAG_IDS}
+        with timed(f"unpause the others, trigger {len(DAG_IDS)} Dag runs (REST)"):
+            for dag_id, is_paused in paused.items():
+                if is_paused:
+                    rest.patch(f"/dags/{dag_id}", {"is_paused": False})
             runs = {dag_id: rest.trigger(dag_id) for dag_id in DAG_IDS}
         failed = False
-        yield Airflow(deployment, rest, runs)
+        yield Airflow(deployment, rest, runs, paused)
         failed = request.session.testsfailed > 0
     finally:
-        if failed:
-            print(f"\n[e2e] something failed; the server logs end with:{deployment.explain()}", flush=True)
+        if failed and deployment.dev is not None:
+            print(
+                f"\n[e2e] something failed; dev printed:\n{deployment.dev.output()}{deployment.explain()}",
+                flush=True,
+            )
         try:
             deployment.stop(keep=os.environ.get("TRIO_COORD_E2E_KEEP") == "1")
         finally:
-            record("whole e2e session (set-up, runs, teardown)", time.monotonic() - session_start)
+            record("whole e2e deployment (set-up, runs, teardown)", time.monotonic() - session_start)
 
 
 def _records(entries: list[dict[str, object]], **match: object) -> list[dict[str, object]]:
@@ -210,3 +227,76 @@ def test_a_queue_missing_from_queue_to_coordinator_runs_the_stub_as_python(airfl
     assert (run.state, misrouted["state"], misrouted["queue"]) == ("failed", "failed", "trio-typo"), misrouted
     log = _describe(airflow.rest.task_log("e2e_queue_typo", run.run_id, "misrouted", 1))
     assert "@task.stub should not be executed directly" in log, log
+
+
+# ---------------------------------------------------------------------------- dev itself
+
+
+def test_dev_reported_what_check_found_and_unpaused_only_the_trio_dags(airflow: Airflow) -> None:
+    output = airflow.deployment.dev.output() if airflow.deployment.dev else ""
+
+    # check, run by dev at start: the Dag no bundle claims, and the bundle's Dag with no Dag file.
+    assert "check: 2 mismatches between the Dags folder and bundle trio_coord-example 1.0.0" in output, output
+    assert (
+        "Dag e2e_no_bundle has stub tasks on queue 'trio' (orphan) but bundle trio_coord-example 1.0.0 "
+        "does not claim it"
+    ) in output, output
+    assert "bundle Dag example_etl (extract, load, transform) has no stubs" in output, output
+    # The Dags whose stub tasks go to queue trio were unpaused; the one on another queue was not.
+    assert airflow.paused_at_start == {dag_id: dag_id not in TRIO_DAG_IDS for dag_id in DAG_IDS}
+    for dag_id in TRIO_DAG_IDS:
+        assert f"unpaused Dag {dag_id} (its stub tasks run on queue 'trio')" in output, output
+    assert "set variable example_greeting" in output
+    assert "set connection example_warehouse" in output
+    # Everything lives in one airflow.cfg, so `AIRFLOW_HOME=DIR airflow ...` reaches this deployment.
+    cfg = (airflow.deployment.home / "airflow.cfg").read_text(encoding="utf-8")
+    assert f"execution_api_server_url = {airflow.deployment.base_url}/execution/" in cfg
+    assert 'queue_to_coordinator = {"trio": "trio"}' in cfg
+
+
+def test_a_changed_bundle_is_repacked_and_the_next_run_uses_it(airflow: Airflow) -> None:
+    for dag_id in DAG_IDS:  # the other runs first: they ran the bundle as it was
+        airflow.finished(dag_id)
+    deployment = airflow.deployment
+    assert deployment.dev is not None
+    source = deployment.bundle_source
+    source.write_text(
+        source.read_text(encoding="utf-8").replace('version="1.0.0"', 'version="1.0.1"'), encoding="utf-8"
+    )
+
+    with timed("dev notices the change and repacks"):
+        deployment.dev.wait_for_output(r"^repacked example_bundle\.py into ", timeout=120)
+    run_id = airflow.rest.trigger("example_mixed")
+    with timed("a run of example_mixed after the repack"):
+        run = deployment.wait_for_run("example_mixed", run_id)
+
+    assert run.state == "success", run.task_instances
+    log = _describe(airflow.rest.task_log("example_mixed", run_id, "enrich", 1))
+    assert "from bundle trio_coord-example 1.0.1" in log, log
+
+
+def test_a_server_that_dies_ends_dev_with_its_log_and_nothing_left_running(airflow: Airflow) -> None:
+    """Last: it ends the deployment. The triggerer is killed; dev must notice, say so, stop the rest."""
+    deployment = airflow.deployment
+    assert deployment.dev is not None
+    processes = deployment.dev.descendants()
+    (triggerer,) = [p for p in deployment.dev.children() if "triggerer" in _command(p)]
+
+    triggerer.kill()
+    with timed("dev notices the dead triggerer and stops the rest"):
+        code = wait_for("dev to exit", deployment.dev.process.poll, timeout=60)
+    stopped = deployment.stop()
+
+    assert stopped is not None
+    assert code == 1, stopped.output
+    assert "trio_coord: error: airflow triggerer exited with code -9; the end of " in stopped.output
+    assert "triggerer.log:" in stopped.output
+    assert "stopped api-server, scheduler, dag-processor, triggerer in " in stopped.output
+    assert living(processes) == []
+
+
+def _command(process: psutil.Process) -> list[str]:
+    try:
+        return [str(word) for word in process.cmdline()]
+    except psutil.Error:  # gone, or a zombie
+        return []

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from ..deployment import (
+from ..timings import timed
+from .process_deployment import (
     DAGS_SOURCE,
     QUEUE,
     Deployment,
@@ -43,7 +44,6 @@ from ..deployment import (
     tail,
     wait_for,
 )
-from ..timings import timed
 from .servers import Database, start_database, start_redis, stop_database
 
 HERE: Final = Path(__file__).resolve().parent

@@ -1,0 +1,693 @@
+"""A real, throwaway Airflow deployment on 127.0.0.1 assembled process by process, and a REST client.
+
+The LocalExecutor e2e run starts its deployment with ``python -m trio_coord dev``
+(``tests/e2e/deployment.py``); the Celery deployment (``celery_deployment.py``)
+needs its own servers, workers and environments, so it extends this one, which
+starts each Airflow process itself.
+
+What runs
+=========
+
+:class:`Deployment` makes a fresh ``AIRFLOW_HOME`` in a temporary folder and
+runs the same Airflow a user deploys (the ``apache-airflow`` release the nox
+session installs into this interpreter's venv):
+
+* ``airflow db migrate`` (SQLite in the temporary folder);
+* ``airflow api-server`` (the REST API and the Execution API the workers
+  talk to), ``airflow dag-processor`` and ``airflow scheduler`` (with the
+  LocalExecutor, whose workers run ``supervise_task``), each started with
+  ``start_new_session=True`` so it leads its own process group, its pid
+  recorded, its output written to ``<workdir>/logs/<name>.log``.
+
+Every process gets the same environment (:meth:`Deployment.environment`): the
+``[sdk] coordinators`` / ``queue_to_coordinator`` settings that route queue
+``trio`` to Airflow's own ``ExecutableCoordinator`` scanning
+``<workdir>/executable-bundles``, one JWT secret and one API secret key, free
+loopback ports, and nothing inherited from the caller's ``AIRFLOW*``
+variables.
+
+Every wait is bounded and fails with :class:`DeploymentError`, whose message
+ends with the tail of the server logs that explain it. :meth:`Deployment.stop`
+always stops every process it started: SIGTERM to each process group, a
+bounded wait, then SIGKILL to whatever is left (the group and any descendant
+that left it).
+
+Every step is timed (:mod:`.timings`) and printed as it ends, so the timings
+appear in CI output (the e2e nox session runs pytest with ``-s``); the
+conftest prints them again as a table in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, TypeVar
+
+import httpx  # noqa: ASYNC127 - a blocking client on purpose: these tests are synchronous
+
+from ..timings import timed
+
+#: The queue the stub Dags route to the coordinator, and the coordinator's name.
+QUEUE: Final = "trio"
+#: Where the Dag files under test live (copied into the deployment's dags folder).
+DAGS_SOURCE: Final = Path(__file__).resolve().parents[1] / "dags"
+#: The bundle the deployment packs: the example shipped with trio_coord.
+BUNDLE: Final = "trio_coord.example"
+#: The packed file's name in the executables root.
+BUNDLE_FILE_NAME: Final = "trio_coord_example"
+
+#: How long each kind of wait may take, in seconds (generous: CI machines are shared).
+MIGRATE_TIMEOUT: Final = 180.0
+PACK_TIMEOUT: Final = 120.0
+READY_TIMEOUT: Final = 180.0
+RUN_TIMEOUT: Final = 180.0
+STOP_TIMEOUT: Final = 30.0
+_POLL: Final = 0.25
+
+_T = TypeVar("_T")
+
+
+class DeploymentError(AssertionError):
+    """A step of the deployment failed or did not finish in time."""
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], _T | None],
+    *,
+    timeout: float,
+    explain: Callable[[], str] = lambda: "",
+) -> _T:
+    """Call ``probe`` until it returns something other than ``None``; return that.
+
+    Raises:
+        DeploymentError: ``timeout`` seconds passed first (the message says
+            ``what`` was awaited and adds ``explain()``).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() >= deadline:
+            raise DeploymentError(f"timed out after {timeout:.0f} s waiting for {what}{explain()}")
+        time.sleep(_POLL)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a text file ("" if it does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ------------------------------------------------------------------ processes
+
+
+@dataclass
+class Server:
+    """One Airflow server process (the leader of its own process group)."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The server's pid, which is also its process group id."""
+        return self.process.pid
+
+    def running(self) -> bool:
+        """Whether the server process is still alive."""
+        return self.process.poll() is None
+
+
+def _descendants(pid: int) -> list[int]:
+    """The pids of every live descendant of ``pid`` (empty without psutil)."""
+    try:
+        import psutil  # an Airflow dependency; optional here
+    except ImportError:
+        return []
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def stop_servers(servers: Sequence[Server], timeout: float = STOP_TIMEOUT) -> list[str]:
+    """Stop ``servers``: SIGTERM to each group, wait up to ``timeout`` s, then SIGKILL.
+
+    Descendants that left a server's process group (a new session) are found
+    before the SIGTERM and killed too if they outlive the wait.
+
+    Returns:
+        What had to be killed, one line each (empty when everything exited
+        on SIGTERM).
+    """
+    strays: dict[int, str] = {}
+    for server in servers:
+        for pid in _descendants(server.pid):
+            strays[pid] = server.name
+        _signal_group(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for server in servers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline and any(_group_alive(s.pid) for s in servers):
+        time.sleep(_POLL)
+    killed: list[str] = []
+    for server in servers:
+        if server.running() or _group_alive(server.pid):
+            killed.append(f"{server.name} (process group {server.pid})")
+            _signal_group(server.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=5)
+    for pid, owner in strays.items():
+        if _pid_alive(pid):
+            killed.append(f"pid {pid}, a descendant of {owner}")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    return killed
+
+
+# ------------------------------------------------------------------ REST
+
+
+def _timestamp(value: object) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def seconds_between(start: object, end: object) -> float | None:
+    """Seconds from one REST timestamp to another (``None`` if either is missing)."""
+    first, last = _timestamp(start), _timestamp(end)
+    return (last - first).total_seconds() if first and last else None
+
+
+@dataclass(frozen=True)
+class DagRunResult:
+    """A finished Dag run: its state, its REST record and its task instances by task id."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    dag_run: dict[str, object]
+    task_instances: dict[str, dict[str, object]]
+
+    @property
+    def seconds(self) -> float | None:
+        """From queued to finished, by the server's clock."""
+        return seconds_between(self.dag_run.get("queued_at"), self.dag_run.get("end_date"))
+
+
+class RestClient:
+    """A thin client for Airflow's public REST API (``/api/v2``), authenticated as admin."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=f"{base_url}/api/v2",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=30.0,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def _json(self, response: httpx.Response) -> object:
+        if response.is_error:
+            raise DeploymentError(
+                f"{response.request.method} {response.request.url} answered "
+                f"{response.status_code}: {response.text[:2000]}"
+            )
+        return response.json()
+
+    def get(self, path: str, **params: str) -> object:
+        """GET ``path`` (under ``/api/v2``) and return the JSON body.
+
+        Raises:
+            DeploymentError: any non-2xx answer (the body is in the message).
+        """
+        return self._json(self.http.get(path, params=params))
+
+    def post(self, path: str, body: Mapping[str, object]) -> object:
+        """POST a JSON body to ``path`` (under ``/api/v2``) and return the JSON answer."""
+        return self._json(self.http.post(path, json=dict(body)))
+
+    def create_variable(self, key: str, value: str) -> None:
+        """Create a variable."""
+        self.post("/variables", {"key": key, "value": value})
+
+    def create_connection(self, connection_id: str, **fields: object) -> None:
+        """Create a connection (``conn_type``, ``host``, ``login``, ``password``, ...)."""
+        self.post("/connections", {"connection_id": connection_id, **fields})
+
+    def trigger(self, dag_id: str, conf: Mapping[str, object] | None = None) -> str:
+        """Trigger a run of ``dag_id`` now; return its run id."""
+        body = self.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})})
+        assert isinstance(body, dict), body
+        run_id = body["dag_run_id"]
+        assert isinstance(run_id, str), body
+        return run_id
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, object]:
+        """The Dag run (``state``: ``queued``, ``running``, ``success``, ``failed``; dates)."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+        assert isinstance(body, dict), body
+        return body
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, object]]:
+        """The run's task instances, by task id."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        assert isinstance(body, dict), body
+        instances = body["task_instances"]
+        assert isinstance(instances, list), body
+        return {str(ti["task_id"]): ti for ti in instances}
+
+    def task_instance_list(self, dag_id: str, run_id: str, limit: int = 500) -> list[dict[str, object]]:
+        """Every task instance of the run, mapped ones each on its own (up to ``limit``)."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=str(limit))
+        assert isinstance(body, dict), body
+        instances = body["task_instances"]
+        assert isinstance(instances, list), body
+        assert len(instances) == body["total_entries"], f"more than {limit} task instances"
+        return instances
+
+    def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, object]]:
+        """Every try of a task instance, oldest first (``try_number``, ``state``, ...)."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
+        assert isinstance(body, dict), body
+        tries = body["task_instances"]
+        assert isinstance(tries, list), body
+        return sorted(tries, key=lambda ti: int(ti["try_number"]))
+
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> object:
+        """An XCom's value as stored (the REST API's default: not deserialized)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        body = self.get(path, map_index=str(map_index))
+        assert isinstance(body, dict), body
+        return body["value"]
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[dict[str, object]]:
+        """The task log of one try, as the REST API serves it: one dict per record."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        body = self.get(path, full_content="true", map_index=str(map_index))
+        assert isinstance(body, dict), body
+        content = body["content"]
+        assert isinstance(content, list), body
+        return [entry if isinstance(entry, dict) else {"event": str(entry)} for entry in content]
+
+
+# ------------------------------------------------------------------ the deployment
+
+
+@dataclass
+class Deployment:
+    """A fresh Airflow home with its three servers (see the module docstring).
+
+    Use :meth:`start`, then :attr:`rest`; always call :meth:`stop` (it is safe
+    after a start that failed half-way, and removes the folder unless told
+    to keep it).
+    """
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trio_coord_e2e_")))
+    #: The Dag files copied into the dags folder (default: every file under dags/).
+    dag_files: Sequence[Path] = field(default_factory=lambda: sorted(DAGS_SOURCE.glob("*.py")))
+    servers: list[Server] = field(default_factory=list)
+    rest: RestClient | None = None
+    api_port: int = 0
+    log_server_port: int = 0
+    bundle_path: Path | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    @property
+    def home(self) -> Path:
+        """``AIRFLOW_HOME``."""
+        return self.workdir / "home"
+
+    @property
+    def dags_folder(self) -> Path:
+        """The dags folder the dag-processor parses."""
+        return self.home / "dags"
+
+    @property
+    def executables_root(self) -> Path:
+        """The folder ``ExecutableCoordinator`` scans for packed bundles."""
+        return self.workdir / "executable-bundles"
+
+    @property
+    def server_logs(self) -> Path:
+        """Where each server's stdout and stderr go (``<name>.log``)."""
+        return self.workdir / "logs"
+
+    @property
+    def base_url(self) -> str:
+        """The api-server's root URL."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every Airflow process of this deployment runs with."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        coordinators = {
+            QUEUE: {
+                "classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator",
+                "kwargs": {"executables_root": [str(self.executables_root)]},
+            }
+        }
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                # Where the self-contained bundle installs its wheels on first start (not ~/.cache).
+                "TRIO_COORD_CACHE_DIR": str(self.home / "trio-coord-cache"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "socket.gethostname",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__WORKERS": "1",
+                # One secret for every process: the api-server signs the workers' tokens.
+                "AIRFLOW__API_AUTH__JWT_SECRET": "trio_coord-e2e-jwt-secret-not-for-production",
+                "AIRFLOW__API__SECRET_KEY": "trio_coord-e2e-api-secret-key-not-for-production",
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_port),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # The supervisor notices a finished task within 1 s instead of 5 s.
+                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+                "AIRFLOW__SDK__COORDINATORS": json.dumps(coordinators),
+                "AIRFLOW__SDK__QUEUE_TO_COORDINATOR": json.dumps({QUEUE: QUEUE}),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    # ---------------------------------------------------------------- steps
+
+    def _run(self, name: str, argv: Sequence[str], timeout: float) -> str:
+        """Run a command to completion (bounded); return its output; fail with it otherwise."""
+        log_path = self.server_logs / f"{name}.log"
+        with log_path.open("wb") as log:
+            try:
+                completed = subprocess.run(
+                    list(argv),
+                    env=self.environment(),
+                    cwd=self.workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise DeploymentError(
+                    f"{name} did not finish in {timeout:.0f} s; its output ends with:\n{tail(log_path)}"
+                ) from None
+        output = log_path.read_text(encoding="utf-8", errors="replace")
+        if completed.returncode != 0:
+            raise DeploymentError(
+                f"{name} exited with {completed.returncode}; its output ends with:\n{tail(log_path)}"
+            )
+        return output
+
+    def _airflow(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "airflow", *args]
+
+    def prepare(self) -> None:
+        """Make the folders, copy the Dag files, pick the ports."""
+        for folder in (self.dags_folder, self.executables_root, self.server_logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        for source in self.dag_files:
+            shutil.copy(source, self.dags_folder / source.name)
+        self.api_port = free_port()
+        self.log_server_port = free_port()
+        while self.log_server_port == self.api_port:
+            self.log_server_port = free_port()
+
+    def pack(self, bundle: str, file_name: str) -> Path:
+        """Pack ``bundle`` into the executables root with this venv's Python; check it."""
+        output = self.executables_root / file_name
+        python = sys.executable
+        self._run(
+            f"pack-{file_name}",
+            [python, "-m", "trio_coord", "pack", bundle, "--output", str(output), "--python", python],
+            PACK_TIMEOUT,
+        )
+        report = self._run(
+            f"inspect-{file_name}", [python, "-m", "trio_coord", "inspect", str(output)], PACK_TIMEOUT
+        )
+        if "valid executable bundle" not in report:
+            raise DeploymentError(f"inspect did not call {output} valid:\n{report}")
+        return output
+
+    def pack_bundle(self) -> Path:
+        """Pack the example bundle into the executables root; check it."""
+        self.bundle_path = self.pack(BUNDLE, BUNDLE_FILE_NAME)
+        return self.bundle_path
+
+    def migrate(self) -> None:
+        """Create the metadata database."""
+        self._run("db-migrate", self._airflow("db", "migrate"), MIGRATE_TIMEOUT)
+
+    def start_server(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Server:
+        """Start ``airflow <args>`` in its own process group; record it.
+
+        ``env`` replaces :meth:`environment` (a worker's own settings).
+        """
+        log_path = self.server_logs / f"{name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                self._airflow(*args),
+                env=dict(env) if env is not None else self.environment(),
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = Server(name, process, log_path)
+        self.servers.append(server)
+        print(f"[e2e] started {name}: pid {server.pid} (its own process group), log {log_path}", flush=True)
+        return server
+
+    def explain(self, *names: str, lines: int = 30) -> str:
+        """The tails of the named server logs (all of them by default), for a failure message."""
+        chosen = [s for s in self.servers if not names or s.name in names]
+        parts = []
+        for server in chosen:
+            state = "running" if server.running() else f"exited with {server.process.returncode}"
+            header = f"\n--- {server.name} (pid {server.pid}, {state}), last lines:\n"
+            parts.append(header + tail(server.log_path, lines))
+        return "".join(parts)
+
+    def _check_servers_alive(self) -> None:
+        for server in self.servers:
+            if not server.running():
+                raise DeploymentError(
+                    f"{server.name} exited with {server.process.returncode} during start-up"
+                    + self.explain(server.name, lines=60)
+                )
+
+    def _health(self) -> dict[str, object] | None:
+        self._check_servers_alive()
+        try:
+            response = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5.0)
+        except httpx.TransportError:
+            return None
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        healthy = all(
+            isinstance(body.get(part), dict) and body[part].get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor")
+        )
+        return body if healthy else None
+
+    def _token(self) -> str | None:
+        self._check_servers_alive()
+        passwords = self.home / "simple_auth_manager_passwords.json.generated"
+        try:
+            password = json.loads(passwords.read_text(encoding="utf-8"))["admin"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+        try:
+            response = httpx.post(
+                f"{self.base_url}/auth/token",
+                json={"username": "admin", "password": password},
+                timeout=5.0,
+            )
+        except httpx.TransportError:
+            return None
+        if response.status_code not in (200, 201):
+            return None
+        token = response.json().get("access_token")
+        return token if isinstance(token, str) else None
+
+    def start(self, dag_ids: Sequence[str]) -> RestClient:
+        """Prepare, pack, migrate, start the servers and wait until ``dag_ids`` are parsed.
+
+        Raises:
+            DeploymentError: a step failed or a wait ran out (with the server logs' tails).
+        """
+        with timed("prepare the Airflow home"):
+            self.prepare()
+            print(
+                f"[e2e] AIRFLOW_HOME={self.home} api-server port {self.api_port}, "
+                f"worker log server port {self.log_server_port}",
+                flush=True,
+            )
+        with timed("pack the example bundle (pack + inspect)"):
+            self.pack_bundle()
+        self.start_backing_services()
+        with timed("airflow db migrate"):
+            self.migrate()
+        with timed("start api-server, dag-processor, scheduler until healthy"):
+            self.start_server("api-server", "api-server")
+            self.start_server("dag-processor", "dag-processor")
+            self.start_server("scheduler", "scheduler")
+            wait_for(
+                "a healthy scheduler and dag-processor",
+                self._health,
+                timeout=READY_TIMEOUT,
+                explain=self.explain,
+            )
+            token = wait_for(
+                "an admin token from /auth/token", self._token, timeout=READY_TIMEOUT, explain=self.explain
+            )
+            self.rest = RestClient(self.base_url, token)
+        self.start_workers()
+        with timed(f"wait until the Dags are parsed ({len(dag_ids)})"):
+            for dag_id in dag_ids:
+                wait_for(
+                    f"Dag {dag_id} to be parsed",
+                    functools.partial(self._dag_parsed, dag_id),
+                    timeout=READY_TIMEOUT,
+                    explain=lambda: self.explain("dag-processor"),
+                )
+        return self.rest
+
+    def start_backing_services(self) -> None:
+        """Start what ``db migrate`` needs (nothing here: SQLite is a file)."""
+
+    def start_workers(self) -> None:
+        """Start separate workers (none here: the scheduler's LocalExecutor runs the tasks)."""
+
+    def stop_backing_services(self) -> list[str]:
+        """Stop what :meth:`start_backing_services` started; return what had to be killed."""
+        return []
+
+    def _dag_parsed(self, dag_id: str) -> bool | None:
+        self._check_servers_alive()
+        assert self.rest is not None
+        errors = self._import_errors()
+        if errors:
+            raise DeploymentError(f"the dag-processor could not import a Dag file:{errors}")
+        response = self.rest.http.get(f"/dags/{dag_id}")
+        return True if response.status_code == 200 else None
+
+    def _import_errors(self) -> str:
+        if self.rest is None:
+            return ""
+        body = self.rest.get("/importErrors")
+        assert isinstance(body, dict), body
+        errors = body.get("import_errors") or []
+        assert isinstance(errors, list), body
+        return "".join(f"\n{e.get('filename')}: {e.get('stack_trace')}" for e in errors)
+
+    def wait_for_run(self, dag_id: str, run_id: str) -> DagRunResult:
+        """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs."""
+        assert self.rest is not None
+        rest = self.rest
+
+        def finished() -> dict[str, object] | None:
+            dag_run = rest.dag_run(dag_id, run_id)
+            return dag_run if dag_run["state"] in ("success", "failed") else None
+
+        def explain() -> str:
+            instances = json.dumps(rest.task_instances(dag_id, run_id), indent=1)
+            return f"\ntask instances: {instances[:4000]}{self.explain('scheduler')}"
+
+        dag_run = wait_for(
+            f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain
+        )
+        return DagRunResult(
+            dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id)
+        )
+
+    def scheduler_output(self) -> str:
+        """Everything the scheduler (and its LocalExecutor workers) printed so far."""
+        for server in self.servers:
+            if server.name == "scheduler":
+                return server.log_path.read_text(encoding="utf-8", errors="replace")
+        return ""
+
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop every server this deployment started, then remove the folder (unless ``keep``).
+
+        Never raises for a server that had already exited; prints what had to
+        be killed.
+        """
+        if self.rest is not None:
+            self.rest.close()
+        with timed("stop the servers"):
+            killed = stop_servers(self.servers)
+        killed += self.stop_backing_services()
+        if killed:
+            print(f"[e2e] had to SIGKILL: {', '.join(killed)}", flush=True)
+        if keep:
+            print(f"[e2e] kept {self.workdir} (server logs in {self.server_logs})", flush=True)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
