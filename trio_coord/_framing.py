@@ -44,8 +44,7 @@ import datetime as _dt
 import mmap
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 import msgpack
 
@@ -370,8 +369,7 @@ def _check_id(value: object, exc_type: type[Exception]) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseFrame:
+class ResponseFrame(NamedTuple):
     """A decoded supervisor→runtime frame ``[id, body, error]``."""
 
     id: int
@@ -379,8 +377,7 @@ class ResponseFrame:
     error: WireMap | None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFrame:
+class RequestFrame(NamedTuple):
     """A decoded runtime→supervisor frame ``[id, body]``."""
 
     id: int

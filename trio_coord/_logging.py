@@ -43,7 +43,6 @@ import threading
 import time
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -51,6 +50,7 @@ import trio
 if TYPE_CHECKING:
     import traceback
 
+from ._record import Record
 from ._redact import has_secrets, redact
 
 __all__ = [
@@ -156,8 +156,7 @@ def parse_namespace_levels(text: str) -> tuple[dict[str, int], list[str]]:
     return levels, invalid
 
 
-@dataclass(frozen=True, slots=True)
-class LogStatistics:
+class LogStatistics(Record):
     """A snapshot of a :class:`SocketLogHandler`'s counters."""
 
     lines: int
