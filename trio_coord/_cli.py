@@ -33,7 +33,6 @@ import trio
 from ._bundle import Bundle
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, install_log_handler
-from ._metadata import build_manifest, dump_manifest, parse_manifest_format
 from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
 from ._version import __version__
@@ -42,6 +41,7 @@ __all__ = ["main"]
 
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+COMMANDS: Final = ("serve", "run", "pack", "inspect")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,14 +50,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m trio_coord``."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m trio_coord``.
+
+    Args:
+        only: define the arguments of this subcommand alone; the others keep
+            their name and help but take no arguments. :func:`main` passes the
+            command it was given, so that ``serve``, which every task instance
+            runs, does not build the parsers of ``run``, ``pack`` and ``inspect``.
+    """
     parser = _Parser(prog="python -m trio_coord", description="Run trio tasks for Apache Airflow.")
     parser.add_argument("--version", action="version", version=f"trio_coord {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     serve_cmd = commands.add_parser("serve", help="serve a task for the Airflow supervisor")
+    run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
+    pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
+    inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
+    if only in (None, "serve"):
+        _add_serve_arguments(serve_cmd)
+    if only in (None, "run"):
+        add_run_arguments(run_cmd)
+    if only in (None, "pack"):
+        _add_pack_arguments(pack_cmd)
+    if only in (None, "inspect"):
+        inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
+    return parser
+
+
+def _add_serve_arguments(serve_cmd: argparse.ArgumentParser) -> None:
     serve_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
     serve_cmd.add_argument("--comm", metavar="HOST:PORT", help="the supervisor's comm socket")
     serve_cmd.add_argument("--logs", metavar="HOST:PORT", help="the supervisor's logs socket")
@@ -66,9 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--format", metavar="yaml|json", help="manifest format (with --airflow-metadata)")
 
-    run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
-    add_run_arguments(run_cmd)
-    pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
+
+def _add_pack_arguments(pack_cmd: argparse.ArgumentParser) -> None:
     pack_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
     pack_cmd.add_argument("--output", "-o", required=True, metavar="PATH", help="the file to write")
     pack_cmd.add_argument(
@@ -77,10 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
     pack_cmd.add_argument(
         "--no-verify", action="store_true", help="do not run the packed file once to check it"
     )
-
-    inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
-    inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
-    return parser
 
 
 def _usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -102,8 +119,10 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         bundle: a bundle to use instead of loading ``BUNDLE`` (used by packed
             executables, whose bundle is embedded).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    command = arguments[0] if arguments and arguments[0] in COMMANDS else None
+    parser = build_parser(only=command)
+    args = parser.parse_args(arguments)
     if args.command == "serve":
         return _serve_command(parser, args, bundle)
     if args.command == "pack":
@@ -121,6 +140,8 @@ def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bu
     if args.format is not None and not args.airflow_metadata:
         _usage_error(parser, "--format is only valid with --airflow-metadata")
     if args.airflow_metadata:
+        from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+
         if args.comm or args.logs:
             _usage_error(parser, "--airflow-metadata cannot be combined with --comm/--logs")
         try:

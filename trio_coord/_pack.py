@@ -42,13 +42,11 @@ wrong.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import importlib
 import json
 import os
 import re
-import shlex
 import shutil
 import stat
 import struct
@@ -64,6 +62,7 @@ from ._errors import TrioCoordError
 from ._loader import _split, load_bundle
 from ._messages import SUPERVISOR_SCHEMA_VERSION
 from ._metadata import build_manifest, dump_manifest
+from ._record import Record
 
 __all__ = [
     "FOOTER_MAGIC",
@@ -146,8 +145,7 @@ class PackUsageError(PackError):
 # ---------------------------------------------------------------------------- the byte layout
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Trailer:
+class Trailer(Record):
     """The 64-byte trailer at the end of a bundle.
 
     Attributes:
@@ -213,8 +211,7 @@ class Trailer:
         return cls(source_len, metadata_len, bytes(digest), footer_ver)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleLayout:
+class BundleLayout(Record):
     """Where the regions of a bundle of ``file_size`` bytes are, per its trailer.
 
     Create it with :meth:`locate`.
@@ -282,6 +279,8 @@ def build_launcher(interpreter: str, attr: str) -> bytes:
     from. Python runs with ``-P`` so that the working directory cannot
     shadow installed modules.
     """
+    import shlex  # only when packing: the packed runtime imports this module too
+
     command = shlex.join([interpreter, "-P", "-m", LAUNCHER_MODULE])
     text = (
         "#!/bin/sh\n"
@@ -521,8 +520,7 @@ def _decode_string(text: str, number: int) -> tuple[str, int]:
 # ---------------------------------------------------------------------------- reading a file
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleFile:
+class BundleFile(Record):
     """A bundle whose trailer and launcher hash were checked.
 
     Attributes:
@@ -612,8 +610,7 @@ def decode_metadata(data: bytes) -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class InspectReport:
+class InspectReport(Record):
     """What :func:`inspect_bundle` found in a valid bundle.
 
     Attributes:
@@ -714,8 +711,7 @@ def inspect_bundle(path: str | os.PathLike[str]) -> InspectReport:
 # ---------------------------------------------------------------------------- pack
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PackResult:
+class PackResult(Record):
     """What :func:`pack` wrote.
 
     Attributes:

@@ -30,8 +30,6 @@ module is run without ``FILE ATTR``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -39,11 +37,10 @@ import re
 import sys
 import types
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final, cast
 
 from ._cli import build_parser, main as cli_main
 from ._loader import BundleLoadError, load_bundle
-from ._metadata import build_manifest, dump_manifest, parse_manifest_format
 from ._pack import (
     BundleFormatError,
     decode_metadata,
@@ -51,6 +48,10 @@ from ._pack import (
     parse_canonical_manifest,
     read_bundle,
 )
+from ._record import Record
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 __all__ = ["PackedBundle", "main", "open_packed"]
 
@@ -58,8 +59,7 @@ __all__ = ["PackedBundle", "main", "open_packed"]
 MODULE_PREFIX: Final = "_trio_coord_packed_"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PackedBundle:
+class PackedBundle(Record):
     """A packed bundle file, checked and read.
 
     Attributes:
@@ -98,8 +98,13 @@ class PackedBundle:
         return f"{self.module_name}:{attr}"
 
 
-class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
-    """Finder and loader of exactly one module whose source is in memory."""
+class _EmbeddedModule:
+    """Finder and loader of exactly one module whose source is in memory.
+
+    It implements the finder and loader protocols directly rather than through
+    ``importlib.abc``, whose import (it pulls in ``importlib.resources``) every
+    packed task start would pay.
+    """
 
     def __init__(self, name: str, source: bytes, filename: str) -> None:
         self.name = name
@@ -114,7 +119,8 @@ class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.name:
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, self, origin=self.filename)
+        loader = cast("importlib.abc.Loader", self)  # the protocol, not the base class
+        spec = importlib.machinery.ModuleSpec(fullname, loader, origin=self.filename)
         spec.has_location = True  # sets __file__, so code that reads it keeps working
         return spec
 
@@ -131,6 +137,12 @@ class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
         if fullname != self.name:
             raise ImportError(f"{fullname!r} is not the embedded module", name=fullname)
         return compile(self.source, self.filename, "exec", dont_inherit=True)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        exec(self.get_code(module.__name__), module.__dict__)  # noqa: S102 - the bundle's own code
 
 
 def open_packed(path: str) -> PackedBundle:
@@ -181,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     spec = packed.install(attr)
     serve_argv = ["serve", spec, *rest]
-    parser = build_parser()
+    parser = build_parser(only="serve")
     parsed = parser.parse_args(serve_argv)
     if parsed.airflow_metadata:
         return _print_manifest(parser, parsed, packed, spec)
@@ -192,6 +204,8 @@ def _print_manifest(
     parser: argparse.ArgumentParser, parsed: argparse.Namespace, packed: PackedBundle, spec: str
 ) -> int:
     # The same checks, in the same order, as `serve --airflow-metadata`.
+    from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+
     if parsed.comm or parsed.logs:
         parser.error("--airflow-metadata cannot be combined with --comm/--logs")
     try:
