@@ -51,7 +51,7 @@ from ._pack import (
 from ._record import Record
 
 if TYPE_CHECKING:
-    import importlib.abc
+    from importlib.abc import Loader
 
 __all__ = ["PackedBundle", "main", "open_packed"]
 
@@ -119,7 +119,7 @@ class _EmbeddedModule:
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.name:
             return None
-        loader = cast("importlib.abc.Loader", self)  # the protocol, not the base class
+        loader = cast("Loader", self)  # the protocol, not the base class
         spec = importlib.machinery.ModuleSpec(fullname, loader, origin=self.filename)
         spec.has_location = True  # sets __file__, so code that reads it keeps working
         return spec
