@@ -87,6 +87,8 @@ def record_knobs(details: bool) -> Iterator[None]:
     The worker is long-lived, so a trial must not leave them changed.
     """
     names = ("logThreads", "logProcesses", "logMultiprocessing")
+    if hasattr(logging, "logAsyncioTasks"):  # Python 3.12+, switched off by install_log_handler too
+        names = (*names, "logAsyncioTasks")
     saved_srcfile = logging._srcfile
     saved = [getattr(logging, name) for name in names]
     # Python's default _srcfile: the logging module's own file (frames there are skipped).
