@@ -86,7 +86,7 @@ def record_knobs(details: bool) -> Iterator[None]:
     Off is what ``install_log_handler`` (so ``serve``) sets; on is Python's default.
     The worker is long-lived, so a trial must not leave them changed.
     """
-    names = ("logThreads", "logProcesses", "logMultiprocessing")
+    names: tuple[str, ...] = ("logThreads", "logProcesses", "logMultiprocessing")
     if hasattr(logging, "logAsyncioTasks"):  # Python 3.12+, switched off by install_log_handler too
         names = (*names, "logAsyncioTasks")
     saved_srcfile = logging._srcfile
