@@ -20,34 +20,58 @@ a valid bundle.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
 import sys
+import types
 from collections.abc import Sequence
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
 from ._bundle import Bundle
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, install_log_handler
-from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
 from ._version import __version__
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["main", "plain_serve_arguments"]
 
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 COMMANDS: Final = ("serve", "run", "pack", "inspect")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+def plain_serve_arguments(arguments: Sequence[str]) -> types.SimpleNamespace | None:
+    """``serve BUNDLE --comm=HOST:PORT --logs=HOST:PORT`` parsed without :mod:`argparse`, or ``None``.
+
+    That exact form is how Airflow's supervisor (through a packed bundle's
+    launcher or a ``python -m trio_coord serve`` command) starts every task
+    instance; importing :mod:`argparse` and building the parser cost a few
+    per cent of a task's start-up. Any other command line (options in another
+    spelling, help, a usage error) returns ``None`` and goes through the full
+    parser, which gives the same result for this form.
+    """
+    if len(arguments) != 4 or arguments[0] != "serve" or arguments[1].startswith("-"):
+        return None
+    flags: dict[str, str] = {}
+    for argument in arguments[2:]:
+        name, sep, value = argument.partition("=")
+        if not sep or name not in ("--comm", "--logs") or name in flags or not value:
+            return None
+        flags[name] = value
+    return types.SimpleNamespace(
+        command="serve",
+        bundle=arguments[1],
+        comm=flags["--comm"],
+        logs=flags["--logs"],
+        airflow_metadata=False,
+        format=None,
+    )
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -59,6 +83,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             command it was given, so that ``serve``, which every task instance
             runs, does not build the parsers of ``run``, ``pack`` and ``inspect``.
     """
+    import argparse
+
+    from ._run_local import add_run_arguments
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.print_usage(sys.stderr)
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
     parser = _Parser(prog="python -m trio_coord", description="Run trio tasks for Apache Airflow.")
     parser.add_argument("--version", action="version", version=f"trio_coord {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -100,11 +133,12 @@ def _add_pack_arguments(pack_cmd: argparse.ArgumentParser) -> None:
     )
 
 
-def _usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    parser.error(message)
+def _usage_error(parser: argparse.ArgumentParser | None, message: str) -> NoReturn:
+    """Exit 2 with ``message`` and the usage (``parser`` is ``None`` on the plain serve path)."""
+    (parser or build_parser(only="serve")).error(message)
 
 
-def _load(parser: argparse.ArgumentParser, spec: str) -> Bundle:
+def _load(parser: argparse.ArgumentParser | None, spec: str) -> Bundle:
     try:
         return load_bundle(spec)
     except BundleLoadError as exc:
@@ -120,6 +154,9 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
             executables, whose bundle is embedded).
     """
     arguments = sys.argv[1:] if argv is None else list(argv)
+    plain = plain_serve_arguments(arguments)
+    if plain is not None:
+        return _serve_command(None, plain, bundle)
     command = arguments[0] if arguments and arguments[0] in COMMANDS else None
     parser = build_parser(only=command)
     args = parser.parse_args(arguments)
@@ -133,10 +170,16 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         from ._pack import inspect_command
 
         return inspect_command(parser, args)
+    from ._run_local import run_local
+
     return run_local(parser, args, bundle)
 
 
-def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
+def _serve_command(
+    parser: argparse.ArgumentParser | None,
+    args: argparse.Namespace | types.SimpleNamespace,
+    bundle: Bundle | None,
+) -> int:
     if args.format is not None and not args.airflow_metadata:
         _usage_error(parser, "--format is only valid with --airflow-metadata")
     if args.airflow_metadata:
@@ -173,7 +216,7 @@ def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bu
     )
 
 
-def _load_for_serve(parser: argparse.ArgumentParser, spec: str, handler: SocketLogHandler) -> Bundle:
+def _load_for_serve(parser: argparse.ArgumentParser | None, spec: str, handler: SocketLogHandler) -> Bundle:
     try:
         return load_bundle(spec)
     except BundleLoadError as exc:

@@ -41,7 +41,6 @@ wrong.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib
 import json
@@ -56,13 +55,15 @@ import tempfile
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal
 
 from ._errors import TrioCoordError
 from ._loader import _split, load_bundle
 from ._messages import SUPERVISOR_SCHEMA_VERSION
-from ._metadata import build_manifest, dump_manifest
 from ._record import Record
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = [
     "FOOTER_MAGIC",
@@ -829,6 +830,8 @@ def pack(
         source = source_path.read_bytes()
     except OSError as exc:
         raise PackError(f"cannot read the bundle source {str(source_path)!r}: {exc}") from exc
+    from ._metadata import build_manifest, dump_manifest  # packing only: the runtime never needs them
+
     manifest = build_manifest(bundle, source=source_name)
     problems = manifest_problems(manifest)
     if problems:  # pragma: no cover - build_manifest always writes a valid manifest

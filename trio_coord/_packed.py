@@ -29,7 +29,6 @@ module is run without ``FILE ATTR``.
 
 from __future__ import annotations
 
-import argparse
 import importlib.machinery
 import importlib.util
 import os
@@ -39,7 +38,7 @@ import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
-from ._cli import build_parser, main as cli_main
+from ._cli import build_parser, main as cli_main, plain_serve_arguments
 from ._loader import BundleLoadError, load_bundle
 from ._pack import (
     BundleFormatError,
@@ -51,6 +50,7 @@ from ._pack import (
 from ._record import Record
 
 if TYPE_CHECKING:
+    import argparse
     from importlib.abc import Loader
 
 __all__ = ["PackedBundle", "main", "open_packed"]
@@ -193,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     spec = packed.install(attr)
     serve_argv = ["serve", spec, *rest]
+    if plain_serve_arguments(serve_argv) is not None:
+        return cli_main(serve_argv)  # coordinator mode, as Airflow runs it: no argparse needed
     parser = build_parser(only="serve")
     parsed = parser.parse_args(serve_argv)
     if parsed.airflow_metadata:
