@@ -47,7 +47,6 @@ import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Final
 
 import trio
@@ -63,6 +62,7 @@ from ._framing import (
     frame_prefix,
 )
 from ._messages import ErrorResponse
+from ._record import Record
 
 __all__ = ["CommStatistics", "CoordinatorComm", "IncomingFrame", "PendingReply", "open_coordinator_comm"]
 
@@ -86,8 +86,7 @@ DEFAULT_WRITE_TIMEOUT: Final = 30.0
 DEFAULT_MAX_IN_FLIGHT: Final = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class CommStatistics:
+class CommStatistics(Record):
     """A snapshot of a :class:`CoordinatorComm`'s counters."""
 
     requests_sent: int

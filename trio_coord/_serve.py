@@ -52,7 +52,6 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 import outcome
@@ -65,6 +64,7 @@ from ._errors import ApiError, DispatcherClosed, RemoteProtocolError, TrioCoordE
 from ._framing import encode_request, frame_prefix
 from ._logging import SocketLogHandler
 from ._messages import RetryTask, StartupDetails, TaskState, TerminalMessage
+from ._record import Record
 from ._runner import run_task
 
 __all__ = ["ServeOptions", "parse_address", "serve"]
@@ -103,8 +103,7 @@ def parse_address(text: str, flag: str = "address") -> tuple[str, int]:
     return host, int(port_text)
 
 
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
+class ServeOptions(Record):
     """Timing knobs of :func:`serve` (seconds).
 
     Attributes:
