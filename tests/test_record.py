@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
 from typing import ClassVar
 
@@ -129,3 +130,10 @@ def test_match_statement_uses_field_order() -> None:
             assert (key, value) == ("k", "v")
         case _:  # pragma: no cover
             pytest.fail("no match")
+
+
+def test_signature_shows_the_fields() -> None:
+    assert str(inspect.signature(Point)) == (
+        "(x: 'int', y: 'int' = 0, tags: 'list[str]' = <factory>, secret: 'str | None' = None) -> None"
+    )
+    assert list(inspect.signature(GetVariable).parameters) == ["key"]

@@ -69,6 +69,45 @@ def _is_class_var(annotation: object) -> bool:
     return annotation is ClassVar or get_origin(annotation) is ClassVar
 
 
+class _Factory:
+    """Stands for a ``default_factory`` default in a signature (shown as ``<factory>``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+class _RecordSignature:
+    """``Record.__signature__``: the constructor's signature, built when first asked for.
+
+    :func:`inspect.signature`, ``help()`` and Sphinx read it, so they show the
+    fields rather than the shared ``__init__(*args, **kwargs)``; building it
+    only on demand keeps class definitions cheap.
+    """
+
+    def __get__(self, instance: object, owner: type[Record]) -> inspect.Signature:
+        annotations: dict[str, object] = {}
+        for base in reversed(owner.__mro__):
+            annotations.update(inspect.get_annotations(base))
+        empty = inspect.Parameter.empty
+        parameters = []
+        for name, spec in owner.__record_specs__.items():
+            if spec.default_factory is not None:
+                default: object = _Factory()
+            else:
+                default = empty if spec.default is _MISSING else spec.default
+            parameters.append(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=default,
+                    annotation=annotations.get(name, empty),
+                )
+            )
+        return inspect.Signature(parameters, return_annotation=None)
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Record:
     """Base of trio_coord's immutable message classes (see the module docstring).
@@ -89,6 +128,7 @@ class Record:
     __record_repr__: ClassVar[tuple[str, ...]] = ()
     __record_specs__: ClassVar[dict[str, _FieldSpec]] = {}
     __record_post_init__: ClassVar[Callable[[Any], None] | None] = None
+    __signature__: ClassVar[_RecordSignature] = _RecordSignature()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
