@@ -254,3 +254,37 @@ def test_serve_options_from_the_environment() -> None:
     options = ServeOptions.from_env({"TRIO_COORD_GRACE_PERIOD": "1.5", "TRIO_COORD_TERMINAL_TIMEOUT": "4"})
     assert (options.grace_period, options.terminal_timeout) == (1.5, 4.0)
     assert ServeOptions.from_env({}) == ServeOptions()
+
+
+def test_plain_serve_arguments_match_the_full_parser() -> None:
+    from trio_coord._cli import build_parser, plain_serve_arguments
+
+    argv = ["serve", "pkg.mod:bundle", "--logs=127.0.0.1:2", "--comm=127.0.0.1:1"]
+    plain = plain_serve_arguments(argv)
+    assert plain is not None
+    assert vars(plain) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "b.py", "--comm", "127.0.0.1:1", "--logs=127.0.0.1:2"],
+        ["serve", "b.py", "--comm=127.0.0.1:1"],
+        ["serve", "b.py", "--comm=127.0.0.1:1", "--comm=127.0.0.1:2"],
+        ["serve", "b.py", "--comm=", "--logs=127.0.0.1:2"],
+        ["serve", "--help", "--comm=127.0.0.1:1", "--logs=127.0.0.1:2"],
+        ["serve", "b.py", "--com=127.0.0.1:1", "--logs=127.0.0.1:2"],
+        ["run", "b.py", "--comm=127.0.0.1:1", "--logs=127.0.0.1:2"],
+    ],
+)
+def test_other_command_lines_go_through_argparse(argv: list[str]) -> None:
+    from trio_coord._cli import plain_serve_arguments
+
+    assert plain_serve_arguments(argv) is None
+
+
+def test_usage_error_on_the_plain_path_names_the_problem() -> None:
+    result = cli("serve", "b.py", "--comm=localhost", "--logs=127.0.0.1:1")
+    assert result.returncode == 2
+    assert "usage: python -m trio_coord" in result.stderr
+    assert "--comm" in result.stderr

@@ -7,12 +7,12 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeVar, overload
 
 from ._client import CoordinatorClient
 from ._errors import XComNotFound
 from ._messages import DagRun, SkipTarget, StartupDetails, TaskInstance, TIRunContext
+from ._record import Record
 from ._serde import serde_decode, serde_encode
 from ._wire import JsonValue, check_json_value
 
@@ -190,8 +190,7 @@ def _check_asset_text(value: object, what: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
+class Asset(Record):
     """An asset a task produces (declare it with ``@dag.task(outlets=[...])``).
 
     As in Airflow, a missing ``name`` defaults to the ``uri`` and a missing
@@ -221,8 +220,7 @@ class Asset:
         return {"name": self.name, "uri": self.uri}
 
 
-@dataclass(frozen=True, slots=True)
-class AssetAlias:
+class AssetAlias(Record):
     """An asset alias a task emits events through (declare it with ``@dag.task(outlets=[...])``).
 
     The assets behind an alias are decided at run time: each event added
@@ -595,8 +593,7 @@ TaskFunction: TypeAlias = Callable[[TaskContext], Awaitable[object]]
 _F = TypeVar("_F", bound=TaskFunction)
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(Record):
     """A registered task: its ids, its function and its options."""
 
     dag_id: str

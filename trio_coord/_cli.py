@@ -27,46 +27,128 @@ by Ctrl-C or SIGTERM and 1 when it could not start or an Airflow process died.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
 import sys
+import types
 from collections.abc import Sequence
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
 from ._bundle import Bundle
-from ._dev_args import add_check_arguments, add_dev_arguments
 from ._loader import BundleLoadError, load_bundle
 from ._logging import SocketLogHandler, flush_stderr_fallback, install_log_handler
-from ._metadata import build_manifest, dump_manifest, parse_manifest_format
-from ._pack_args import add_pack_arguments
-from ._run_local import add_run_arguments, run_local
 from ._serve import ServeOptions, parse_address, serve
 from ._version import __version__
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["main", "plain_serve_arguments"]
 
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+COMMANDS: Final = ("serve", "run", "pack", "inspect", "cache", "check", "dev")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+def plain_serve_arguments(arguments: Sequence[str]) -> types.SimpleNamespace | None:
+    """``serve BUNDLE --comm=HOST:PORT --logs=HOST:PORT`` parsed without :mod:`argparse`, or ``None``.
+
+    That exact form is how Airflow's supervisor (through a packed bundle's
+    launcher or a ``python -m trio_coord serve`` command) starts every task
+    instance; importing :mod:`argparse` and building the parser cost a few
+    per cent of a task's start-up. Any other command line (options in another
+    spelling, help, a usage error) returns ``None`` and goes through the full
+    parser, which gives the same result for this form.
+    """
+    if len(arguments) != 4 or arguments[0] != "serve" or arguments[1].startswith("-"):
+        return None
+    flags: dict[str, str] = {}
+    for argument in arguments[2:]:
+        name, sep, value = argument.partition("=")
+        if not sep or name not in ("--comm", "--logs") or name in flags or not value:
+            return None
+        flags[name] = value
+    return types.SimpleNamespace(
+        command="serve",
+        bundle=arguments[1],
+        comm=flags["--comm"],
+        logs=flags["--logs"],
+        airflow_metadata=False,
+        format=None,
+    )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m trio_coord``."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m trio_coord``.
+
+    Args:
+        only: define the arguments of this subcommand alone; the others keep
+            their name and help but take no arguments. :func:`main` passes the
+            command it was given, so that ``serve``, which every task instance
+            runs, does not build the parsers of ``run``, ``pack`` and ``inspect``.
+    """
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.print_usage(sys.stderr)
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
     parser = _Parser(prog="python -m trio_coord", description="Run trio tasks for Apache Airflow.")
     parser.add_argument("--version", action="version", version=f"trio_coord {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     serve_cmd = commands.add_parser("serve", help="serve a task for the Airflow supervisor")
+    run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
+    pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
+    inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
+    cache_cmd = commands.add_parser("cache", help="manage the cache of self-contained bundles")
+    check_cmd = commands.add_parser(
+        "check", help="compare the stub tasks of Airflow Dag files with a bundle (needs Airflow)"
+    )
+    dev_cmd = commands.add_parser(
+        "dev", help="run a local Airflow 3.3.2 that serves a bundle, for development (needs Airflow)"
+    )
+    if only in (None, "serve"):
+        _add_serve_arguments(serve_cmd)
+    if only in (None, "run"):
+        from ._run_local import add_run_arguments
+
+        add_run_arguments(run_cmd)
+    if only in (None, "pack"):
+        from ._pack_args import add_pack_arguments
+
+        add_pack_arguments(pack_cmd)
+    if only in (None, "inspect"):
+        inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
+    if only in (None, "cache"):
+        cache_actions = cache_cmd.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
+        cache_actions.required = True
+        prune_cmd = cache_actions.add_parser(
+            "prune", help="delete cache entries no bundle started from lately"
+        )
+        prune_cmd.add_argument(
+            "--older-than",
+            type=float,
+            default=30.0,
+            metavar="DAYS",
+            help="delete entries unused for this many days (default 30)",
+        )
+        prune_cmd.add_argument("--all", action="store_true", help="delete every entry")
+        cache_actions.add_parser("dir", help="print the cache directory")
+    if only in (None, "check", "dev"):
+        from ._dev_args import add_check_arguments, add_dev_arguments
+
+        add_check_arguments(check_cmd)
+        add_dev_arguments(dev_cmd)
+    return parser
+
+
+def _add_serve_arguments(serve_cmd: argparse.ArgumentParser) -> None:
     serve_cmd.add_argument("bundle", metavar="BUNDLE", help="module[:attr] or path/to/file.py[:attr]")
     serve_cmd.add_argument("--comm", metavar="HOST:PORT", help="the supervisor's comm socket")
     serve_cmd.add_argument("--logs", metavar="HOST:PORT", help="the supervisor's logs socket")
@@ -75,43 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--format", metavar="yaml|json", help="manifest format (with --airflow-metadata)")
 
-    run_cmd = commands.add_parser("run", help="run one task locally under an embedded supervisor")
-    add_run_arguments(run_cmd)
-    pack_cmd = commands.add_parser("pack", help="pack a bundle into one executable file for Airflow")
-    add_pack_arguments(pack_cmd)
 
-    inspect_cmd = commands.add_parser("inspect", help="check an executable bundle and print its manifest")
-    inspect_cmd.add_argument("path", metavar="PATH", help="the bundle file")
-
-    cache_cmd = commands.add_parser("cache", help="manage the cache of self-contained bundles")
-    cache_actions = cache_cmd.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
-    cache_actions.required = True
-    prune_cmd = cache_actions.add_parser("prune", help="delete cache entries no bundle started from lately")
-    prune_cmd.add_argument(
-        "--older-than",
-        type=float,
-        default=30.0,
-        metavar="DAYS",
-        help="delete entries unused for this many days (default 30)",
-    )
-    prune_cmd.add_argument("--all", action="store_true", help="delete every entry")
-    cache_actions.add_parser("dir", help="print the cache directory")
-    check_cmd = commands.add_parser(
-        "check", help="compare the stub tasks of Airflow Dag files with a bundle (needs Airflow)"
-    )
-    add_check_arguments(check_cmd)
-    dev_cmd = commands.add_parser(
-        "dev", help="run a local Airflow 3.3.2 that serves a bundle, for development (needs Airflow)"
-    )
-    add_dev_arguments(dev_cmd)
-    return parser
+def _usage_error(parser: argparse.ArgumentParser | None, message: str) -> NoReturn:
+    """Exit 2 with ``message`` and the usage (``parser`` is ``None`` on the plain serve path)."""
+    (parser or build_parser(only="serve")).error(message)
 
 
-def _usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    parser.error(message)
-
-
-def _load(parser: argparse.ArgumentParser, spec: str) -> Bundle:
+def _load(parser: argparse.ArgumentParser | None, spec: str) -> Bundle:
     try:
         return load_bundle(spec)
     except BundleLoadError as exc:
@@ -126,8 +178,13 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         bundle: a bundle to use instead of loading ``BUNDLE`` (used by packed
             executables, whose bundle is embedded).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    plain = plain_serve_arguments(arguments)
+    if plain is not None:
+        return _serve_command(None, plain, bundle)
+    command = arguments[0] if arguments and arguments[0] in COMMANDS else None
+    parser = build_parser(only=command)
+    args = parser.parse_args(arguments)
     if args.command == "serve":
         return _serve_command(parser, args, bundle)
     if args.command == "pack":
@@ -148,6 +205,8 @@ def main(argv: Sequence[str] | None = None, *, bundle: Bundle | None = None) -> 
         from ._dev import dev_command
 
         return dev_command(parser, args)
+    from ._run_local import run_local
+
     return run_local(parser, args, bundle)
 
 
@@ -176,10 +235,16 @@ def _cache_command(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     return 0
 
 
-def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bundle: Bundle | None) -> int:
+def _serve_command(
+    parser: argparse.ArgumentParser | None,
+    args: argparse.Namespace | types.SimpleNamespace,
+    bundle: Bundle | None,
+) -> int:
     if args.format is not None and not args.airflow_metadata:
         _usage_error(parser, "--format is only valid with --airflow-metadata")
     if args.airflow_metadata:
+        from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+
         if args.comm or args.logs:
             _usage_error(parser, "--airflow-metadata cannot be combined with --comm/--logs")
         try:
@@ -214,7 +279,7 @@ def _serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace, bu
     )
 
 
-def _load_for_serve(parser: argparse.ArgumentParser, spec: str, handler: SocketLogHandler) -> Bundle:
+def _load_for_serve(parser: argparse.ArgumentParser | None, spec: str, handler: SocketLogHandler) -> Bundle:
     try:
         return load_bundle(spec)
     except BundleLoadError as exc:

@@ -48,7 +48,6 @@ import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Final
 
 import trio
@@ -64,6 +63,7 @@ from ._framing import (
     frame_prefix,
 )
 from ._messages import ErrorResponse
+from ._record import Record
 
 __all__ = ["CommStatistics", "CoordinatorComm", "IncomingFrame", "PendingReply", "open_coordinator_comm"]
 
@@ -87,8 +87,7 @@ DEFAULT_WRITE_TIMEOUT: Final = 30.0
 DEFAULT_MAX_IN_FLIGHT: Final = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class CommStatistics:
+class CommStatistics(Record):
     """A snapshot of a :class:`CoordinatorComm`'s counters."""
 
     requests_sent: int

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -63,6 +62,7 @@ from ._dev_config import (
 )
 from ._loader import BundleLoadError, load_bundle
 from ._messages import Connection
+from ._record import record_items
 
 __all__ = ["ChildDied", "DevError", "dev_command"]
 
@@ -664,9 +664,7 @@ class Dev:
             await self.api.put("variables", "key", key, {"key": key, "value": value})
             self.say(f"set variable {key}")
         for connection in plan.connections:
-            body = {
-                name: value for name, value in dataclasses.asdict(connection).items() if value is not None
-            }
+            body = {name: value for name, value in record_items(connection) if value is not None}
             body["connection_id"] = body.pop("conn_id")
             await self.api.put("connections", "connection_id", connection.conn_id, body)
             self.say(f"set connection {connection.conn_id}")

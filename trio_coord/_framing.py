@@ -44,15 +44,16 @@ exists. Those are the only two exception types that leave this module.
 from __future__ import annotations
 
 import datetime as _dt
-import mmap
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeAlias
 
 import msgpack
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+
+if TYPE_CHECKING:
+    import mmap
 
 __all__ = [
     "MAPPED_FRAME_SIZE",
@@ -325,6 +326,8 @@ def _map(length: int) -> mmap.mmap | None:
     first written, so a prefix announcing gigabytes costs nothing until the
     bytes arrive.
     """
+    import mmap  # only for frames over the large-frame threshold: most runs never see one
+
     try:
         return mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     except (OSError, ValueError, OverflowError):  # no address space: grow a bytearray instead
@@ -373,8 +376,7 @@ def _check_id(value: object, exc_type: type[Exception]) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseFrame:
+class ResponseFrame(NamedTuple):
     """A decoded supervisor→runtime frame ``[id, body, error]``."""
 
     id: int
@@ -382,8 +384,7 @@ class ResponseFrame:
     error: WireMap | None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFrame:
+class RequestFrame(NamedTuple):
     """A decoded runtime→supervisor frame ``[id, body]``."""
 
     id: int

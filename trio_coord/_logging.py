@@ -44,7 +44,6 @@ import threading
 import time
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -52,6 +51,7 @@ import trio
 if TYPE_CHECKING:
     import traceback
 
+from ._record import Record
 from ._redact import REPLACEMENT, has_secrets, is_sensitive_key, redact
 
 __all__ = [
@@ -158,8 +158,7 @@ def parse_namespace_levels(text: str) -> tuple[dict[str, int], list[str]]:
     return levels, invalid
 
 
-@dataclass(frozen=True, slots=True)
-class LogStatistics:
+class LogStatistics(Record):
     """A snapshot of a :class:`SocketLogHandler`'s counters."""
 
     lines: int

@@ -1,12 +1,12 @@
 """Typed coordinator messages (sans-I/O): decoded from and encoded to wire maps.
 
-Incoming messages (``StartupDetails`` and the request results) are frozen
-dataclasses built by ``from_wire(body)``. Decoding ignores unknown keys and
-accepts absent optional keys, because the 1.3.2 supervisor omits keys whose
-value equals the default in several replies, and the executor-side models may
-grow fields.
+Incoming messages (``StartupDetails`` and the request results) are immutable
+records (``_record.Record``: frozen dataclasses to type checkers) built by
+``from_wire(body)``. Decoding ignores unknown keys and accepts absent
+optional keys, because the 1.3.2 supervisor omits keys whose value equals
+the default in several replies, and the executor-side models may grow fields.
 
-Outgoing requests are frozen dataclasses that validate their fields when they
+Outgoing requests are immutable records that validate their fields when they
 are constructed (:class:`LocalProtocolError`) and render themselves with
 ``to_wire()``. The supervisor drops, without replying, any request it cannot
 validate, so local validation is what keeps a task from hanging. The field
@@ -15,15 +15,14 @@ rules come from task-sdk 1.3.2's ``schema.json`` (see docs/protocol.md).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import ClassVar, Final, Literal
 
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._framing import utc_now
+from ._record import Record, field
 from ._wire import (
     JsonValue,
     Reader,
@@ -74,8 +73,7 @@ SUPERVISOR_SCHEMA_VERSION: Final = "2026-06-16"
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TaskInstance:
+class TaskInstance(Record):
     """The task instance being run (``StartupDetails.ti``)."""
 
     id: str
@@ -123,8 +121,7 @@ class TaskInstance:
         return ti
 
 
-@dataclass(frozen=True, slots=True)
-class BundleInfo:
+class BundleInfo(Record):
     """The Dag bundle the (Python) stub Dag came from."""
 
     name: str
@@ -137,8 +134,7 @@ class BundleInfo:
         return cls(name=r.string("name"), version=r.opt_string("version"))
 
 
-@dataclass(frozen=True, slots=True)
-class AssetProfile:
+class AssetProfile(Record):
     """An asset reference: name and URI (plus ``extra`` and ``type`` where the wire has them).
 
     ``type`` is the profile kind the Execution API uses (``Asset``,
@@ -163,8 +159,7 @@ class AssetProfile:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AssetEventReference:
+class AssetEventReference(Record):
     """An asset event that triggered the Dag run (``consumed_asset_events``)."""
 
     asset: AssetProfile
@@ -194,8 +189,7 @@ class AssetEventReference:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DagRun:
+class DagRun(Record):
     """The Dag run the task belongs to (``ti_context.dag_run``)."""
 
     dag_id: str
@@ -246,8 +240,7 @@ class DagRun:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(Record):
     """An Airflow connection, as ``GetConnection`` returns it.
 
     ``login`` and ``password`` keep ``None`` and ``""`` apart. ``extra`` is
@@ -299,8 +292,7 @@ class Connection:
 ConnectionResult = Connection
 
 
-@dataclass(frozen=True, slots=True)
-class VariableResult:
+class VariableResult(Record):
     """The reply to ``GetVariable``."""
 
     key: str
@@ -313,8 +305,7 @@ class VariableResult:
         return cls(key=r.string("key"), value=r.opt_string("value"))
 
 
-@dataclass(frozen=True, slots=True)
-class XComResult:
+class XComResult(Record):
     """The reply to ``GetXCom``; ``value`` is ``None`` when no XCom exists."""
 
     key: str
@@ -327,8 +318,7 @@ class XComResult:
         return cls(key=r.string("key", ""), value=r.json("value"))
 
 
-@dataclass(frozen=True, slots=True)
-class TIRunContext:
+class TIRunContext(Record):
     """The run context the Execution API returned when the task started."""
 
     dag_run: DagRun
@@ -363,8 +353,7 @@ class TIRunContext:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class StartupDetails:
+class StartupDetails(Record):
     """The first frame the supervisor sends: what to run, and in which context."""
 
     type_name: ClassVar[str] = "StartupDetails"
@@ -400,8 +389,7 @@ class StartupDetails:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorResponse:
+class ErrorResponse(Record):
     """An error the supervisor reported, in the body or the error slot."""
 
     error: str
@@ -423,8 +411,7 @@ class ErrorResponse:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(Record):
     """Base of every runtime→supervisor message.
 
     Subclasses set ``type_name`` (the wire ``type``) and, for requests that
@@ -443,27 +430,26 @@ class Request:
     def to_wire(self) -> dict[str, object]:
         """Render as a wire map with its ``type``."""
         body: dict[str, object] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.name in self.omit_if_none:
+        for name in self.__record_fields__:
+            value = getattr(self, name)
+            if value is None and name in self.omit_if_none:
                 continue
-            body[f.name] = value
+            body[name] = value
         body["type"] = self.type_name
         return body
 
     def describe(self) -> str:
         """A short human description naming the request, for error messages."""
         parts = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "value" or value is None:
+        for name in self.__record_fields__:
+            value = getattr(self, name)
+            if name == "value" or value is None:
                 continue
             if isinstance(value, (str, int, bool)) and len(repr(value)) <= 80:
-                parts.append(f"{f.name}={value!r}")
+                parts.append(f"{name}={value!r}")
         return f"{self.type_name}({', '.join(parts)})"
 
 
-@dataclass(frozen=True, slots=True)
 class GetVariable(Request):
     """Ask for a variable. Reply: ``VariableResult`` or ``VARIABLE_NOT_FOUND``."""
 
@@ -476,7 +462,6 @@ class GetVariable(Request):
         check_non_empty(self.key, "GetVariable.key")
 
 
-@dataclass(frozen=True, slots=True)
 class GetConnection(Request):
     """Ask for a connection. Reply: ``ConnectionResult`` or ``CONNECTION_NOT_FOUND``."""
 
@@ -496,7 +481,6 @@ def _check_map_index(value: object, what: str) -> None:
         raise LocalProtocolError(f"{what} must be an int or None, got {type(value).__name__}")
 
 
-@dataclass(frozen=True, slots=True)
 class GetXCom(Request):
     """Ask for an XCom value. Reply: ``XComResult`` (``value`` nil when absent)."""
 
@@ -519,7 +503,6 @@ class GetXCom(Request):
             raise LocalProtocolError("GetXCom.include_prior_dates must be a bool")
 
 
-@dataclass(frozen=True, slots=True)
 class SetXCom(Request):
     """Store an XCom value. Reply: nil."""
 
@@ -542,7 +525,6 @@ class SetXCom(Request):
         check_json_value(self.value, f"XCom {self.key!r} value")
 
 
-@dataclass(frozen=True, slots=True)
 class DeleteXCom(Request):
     """Delete an XCom. Reply: nil."""
 
@@ -561,7 +543,6 @@ class DeleteXCom(Request):
         _check_map_index(self.map_index, "DeleteXCom.map_index")
 
 
-@dataclass(frozen=True, slots=True)
 class MaskSecret(Request):
     """Register a value with the supervisor's log masker. Reply: nil."""
 
@@ -603,7 +584,6 @@ def _check_asset_profile(profile: object, what: str) -> None:
             raise LocalProtocolError(f"{what}.{key} must be a str or None")
 
 
-@dataclass(frozen=True, slots=True)
 class SucceedTask(Request):
     """Terminal: the task succeeded. ``task_outlets``/``outlet_events`` are lists, never nil."""
 
@@ -632,7 +612,6 @@ class SucceedTask(Request):
             check_json_value(event, f"outlet_events[{index}]")
 
 
-@dataclass(frozen=True, slots=True)
 class TaskState(Request):
     """Terminal: the task ended ``failed``, ``skipped`` or ``removed``."""
 
@@ -657,7 +636,6 @@ class TaskState(Request):
 RETRY_REASON_LIMIT: Final = 500
 
 
-@dataclass(frozen=True, slots=True)
 class RetryTask(Request):
     """Terminal: the task failed and should be retried."""
 
@@ -679,7 +657,6 @@ class RetryTask(Request):
                 object.__setattr__(self, "retry_reason", self.retry_reason[: RETRY_REASON_LIMIT - 1] + "…")
 
 
-@dataclass(frozen=True, slots=True)
 class RescheduleTask(Request):
     """Terminal: run the task again at ``reschedule_date`` (final state ``up_for_reschedule``).
 
@@ -716,7 +693,6 @@ def _check_next(method: object, kwargs: object, what: str) -> None:
         check_json_value(dict(kwargs), f"{what}.next_kwargs")
 
 
-@dataclass(frozen=True, slots=True)
 class DeferTask(Request):
     """Terminal: hand the task to a trigger (final state ``deferred``).
 
@@ -755,7 +731,6 @@ class DeferTask(Request):
         return body
 
 
-@dataclass(frozen=True, slots=True)
 class AwaitInputTask(Request):
     """Terminal: park the task until a human answers (final state ``awaiting_input``).
 

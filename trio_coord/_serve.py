@@ -65,7 +65,6 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from typing import Final
 
 import trio
@@ -76,6 +75,7 @@ from ._comm import CoordinatorComm
 from ._errors import ApiError, DispatcherClosed, LocalProtocolError, RemoteProtocolError, TrioCoordError
 from ._logging import SocketLogHandler
 from ._messages import RetryTask, StartupDetails, TaskState, TerminalMessage
+from ._record import Record, replace
 from ._runner import describe_exception, run_task
 from ._terminal import TerminalGate, TerminalPhase, write_frame_blocking
 
@@ -119,8 +119,7 @@ def parse_address(text: str, flag: str = "address") -> tuple[str, int]:
     return host, int(port_text)
 
 
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
+class ServeOptions(Record):
     """Timing knobs of :func:`serve` (seconds).
 
     Attributes:

@@ -4,8 +4,8 @@ Everything a task can ask the 1.3.2 supervisor besides variables, connections
 and XComs (:mod:`trio_coord._messages`): variable writes, XCom counts and
 sequences, Dag runs, task instances, assets and asset events, the state
 stores, human-in-the-loop requests. It is a module of its own because building
-its ~70 frozen dataclasses costs tens of milliseconds at import, which every
-task run would otherwise pay at start-up: :mod:`trio_coord._client` loads it
+its ~70 record classes is work every task run would otherwise pay at
+start-up: :mod:`trio_coord._client` loads it
 on the first request that needs it.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
 from ._errors import LocalProtocolError
 from ._messages import AssetProfile, DagRun, Request, SkipTarget
+from ._record import Record, field
 from ._wire import (
     JsonValue,
     Reader,
@@ -216,8 +216,7 @@ _XCOM_ID_FIELDS: Final = ("key", "dag_id", "run_id", "task_id")
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class OKResponse:
+class OKResponse(Record):
     """The ``OKResponse`` several requests get (``ok`` is always true from 1.3.2)."""
 
     ok: bool
@@ -228,8 +227,7 @@ class OKResponse:
         return cls(ok=Reader(data, where).boolean("ok", False))
 
 
-@dataclass(frozen=True, slots=True)
-class VariableKeysResult:
+class VariableKeysResult(Record):
     """The reply to ``GetVariableKeys``: one page of keys and the total count."""
 
     keys: list[str]
@@ -242,8 +240,7 @@ class VariableKeysResult:
         return cls(keys=r.string_list("keys"), total_entries=r.integer("total_entries"))
 
 
-@dataclass(frozen=True, slots=True)
-class XComCountResponse:
+class XComCountResponse(Record):
     """The reply to ``GetXComCount``: how many (mapped) values the XCom has."""
 
     len: int
@@ -254,8 +251,7 @@ class XComCountResponse:
         return cls(len=Reader(data, where).integer("len"))
 
 
-@dataclass(frozen=True, slots=True)
-class XComSequenceIndexResult:
+class XComSequenceIndexResult(Record):
     """The reply to ``GetXComSequenceItem``: one item of a mapped XCom."""
 
     root: JsonValue
@@ -266,8 +262,7 @@ class XComSequenceIndexResult:
         return cls(root=Reader(data, where).json("root"))
 
 
-@dataclass(frozen=True, slots=True)
-class XComSequenceSliceResult:
+class XComSequenceSliceResult(Record):
     """The reply to ``GetXComSequenceSlice``: a slice of a mapped XCom."""
 
     root: list[JsonValue]
@@ -278,8 +273,7 @@ class XComSequenceSliceResult:
         return cls(root=Reader(data, where).array("root"))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class DagRunStateResult:
+class DagRunStateResult(Record):
     """The reply to ``GetDagRunState``."""
 
     state: str
@@ -290,8 +284,7 @@ class DagRunStateResult:
         return cls(state=Reader(data, where).string("state"))
 
 
-@dataclass(frozen=True, slots=True)
-class DRCount:
+class DRCount(Record):
     """The reply to ``GetDRCount``."""
 
     count: int
@@ -302,8 +295,7 @@ class DRCount:
         return cls(count=Reader(data, where).integer("count"))
 
 
-@dataclass(frozen=True, slots=True)
-class TICount:
+class TICount(Record):
     """The reply to ``GetTICount``."""
 
     count: int
@@ -314,8 +306,7 @@ class TICount:
         return cls(count=Reader(data, where).integer("count"))
 
 
-@dataclass(frozen=True, slots=True)
-class PreviousDagRunResult:
+class PreviousDagRunResult(Record):
     """The reply to ``GetPreviousDagRun``; ``dag_run`` is ``None`` when there is none."""
 
     dag_run: DagRun | None
@@ -328,8 +319,7 @@ class PreviousDagRunResult:
         return cls(dag_run=None if sub is None else DagRun.from_wire(sub.data, sub.where))
 
 
-@dataclass(frozen=True, slots=True)
-class PrevSuccessfulDagRunResult:
+class PrevSuccessfulDagRunResult(Record):
     """The reply to ``GetPrevSuccessfulDagRun``: dates of the last successful run.
 
     Every field is ``None`` when there is no previous successful run (the
@@ -353,8 +343,7 @@ class PrevSuccessfulDagRunResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PreviousTaskInstance:
+class PreviousTaskInstance(Record):
     """A previous task instance (``PreviousTIResponse``), as ``GetPreviousTI`` returns it."""
 
     task_id: str
@@ -386,8 +375,7 @@ class PreviousTaskInstance:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PreviousTIResult:
+class PreviousTIResult(Record):
     """The reply to ``GetPreviousTI``; ``task_instance`` is ``None`` when there is none."""
 
     task_instance: PreviousTaskInstance | None
@@ -399,8 +387,7 @@ class PreviousTIResult:
         return cls(task_instance=None if sub is None else PreviousTaskInstance.from_wire(sub.data, sub.where))
 
 
-@dataclass(frozen=True, slots=True)
-class TaskStatesResult:
+class TaskStatesResult(Record):
     """The reply to ``GetTaskStates``: ``{run_id: {task_id: state}}``.
 
     Mapped instances appear as ``"<task_id>_<map_index>"``; a state is
@@ -420,8 +407,7 @@ class TaskStatesResult:
         return cls(task_states=states)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskBreadcrumbsResult:
+class TaskBreadcrumbsResult(Record):
     """The reply to ``GetTaskBreadcrumbs``: one map per finished task instance of the run.
 
     Each map has ``task_id``, ``map_index``, ``state``, ``operator`` and
@@ -436,8 +422,7 @@ class TaskBreadcrumbsResult:
         return cls(breadcrumbs=[dict(item.data) for item in Reader(data, where).maps("breadcrumbs")])
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRescheduleStartDate:
+class TaskRescheduleStartDate(Record):
     """The reply to ``GetTaskRescheduleStartDate``: when the first reschedule of the try started."""
 
     start_date: _dt.datetime | None
@@ -448,8 +433,7 @@ class TaskRescheduleStartDate:
         return cls(start_date=Reader(data, where).opt_datetime("start_date"))
 
 
-@dataclass(frozen=True, slots=True)
-class DagResult:
+class DagResult(Record):
     """The reply to ``GetDag``: what the Execution API knows about a Dag."""
 
     dag_id: str
@@ -477,8 +461,7 @@ class DagResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AssetResult:
+class AssetResult(Record):
     """An asset as the Execution API knows it (``GetAssetByName``/``ByUri``/``ByAlias``)."""
 
     name: str
@@ -498,8 +481,7 @@ class AssetResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AssetsByAliasResult:
+class AssetsByAliasResult(Record):
     """The reply to ``GetAssetsByAlias``: the assets an alias resolves to."""
 
     assets: list[AssetResult]
@@ -512,8 +494,7 @@ class AssetsByAliasResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DagRunAssetReference:
+class DagRunAssetReference(Record):
     """A Dag run an asset event created (``AssetEvent.created_dagruns``)."""
 
     run_id: str
@@ -543,8 +524,7 @@ class DagRunAssetReference:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AssetEvent:
+class AssetEvent(Record):
     """One asset event (``AssetEventResponse``), as ``GetAssetEventBy*`` return them.
 
     The supervisor omits every key whose value is the default, so all but
@@ -583,8 +563,7 @@ class AssetEvent:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AssetEventsResult:
+class AssetEventsResult(Record):
     """The reply to ``GetAssetEventByAsset`` / ``GetAssetEventByAssetAlias``."""
 
     asset_events: list[AssetEvent]
@@ -599,8 +578,7 @@ class AssetEventsResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class InactiveAssetsResult:
+class InactiveAssetsResult(Record):
     """The reply to ``ValidateInletsAndOutlets``: the task's inlets/outlets that are not active."""
 
     inactive_assets: list[AssetProfile]
@@ -615,8 +593,7 @@ class InactiveAssetsResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TaskStateStoreResult:
+class TaskStateStoreResult(Record):
     """The reply to ``GetTaskStateStore``."""
 
     value: JsonValue
@@ -627,8 +604,7 @@ class TaskStateStoreResult:
         return cls(value=Reader(data, where).json("value"))
 
 
-@dataclass(frozen=True, slots=True)
-class AssetStateStoreResult:
+class AssetStateStoreResult(Record):
     """The reply to ``GetAssetStateStoreByName`` / ``ByUri``."""
 
     value: JsonValue
@@ -639,8 +615,7 @@ class AssetStateStoreResult:
         return cls(value=Reader(data, where).json("value"))
 
 
-@dataclass(frozen=True, slots=True)
-class HITLUser:
+class HITLUser(Record):
     """A user a Human-in-the-loop request is assigned to."""
 
     id: str
@@ -661,8 +636,7 @@ class HITLUser:
         return {"id": self.id, "name": self.name}
 
 
-@dataclass(frozen=True, slots=True)
-class HITLDetailRequestResult:
+class HITLDetailRequestResult(Record):
     """The reply to ``CreateHITLDetailPayload``: the Human-in-the-loop request as stored."""
 
     ti_id: str
@@ -699,7 +673,6 @@ class HITLDetailRequestResult:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class GetVariableKeys(Request):
     """List variable keys, optionally by prefix. Reply: ``VariableKeysResult``."""
 
@@ -717,7 +690,6 @@ class GetVariableKeys(Request):
         _check_int(self.offset, "GetVariableKeys.offset", minimum=0)
 
 
-@dataclass(frozen=True, slots=True)
 class PutVariable(Request):
     """Create or replace a variable. Reply: nil.
 
@@ -737,7 +709,6 @@ class PutVariable(Request):
         _check_opt_str(self.description, "PutVariable.description")
 
 
-@dataclass(frozen=True, slots=True)
 class DeleteVariable(Request):
     """Delete a variable. Reply: ``OKResponse``."""
 
@@ -750,7 +721,6 @@ class DeleteVariable(Request):
         check_non_empty(self.key, "DeleteVariable.key")
 
 
-@dataclass(frozen=True, slots=True)
 class GetXComCount(Request):
     """Count the values of a (mapped) XCom. Reply: ``XComCountResponse``."""
 
@@ -766,7 +736,6 @@ class GetXComCount(Request):
         _check_ids(self, _XCOM_ID_FIELDS)
 
 
-@dataclass(frozen=True, slots=True)
 class GetXComSequenceItem(Request):
     """Read item ``offset`` of a mapped XCom (negative counts from the end).
 
@@ -787,7 +756,6 @@ class GetXComSequenceItem(Request):
         _check_int(self.offset, "GetXComSequenceItem.offset")
 
 
-@dataclass(frozen=True, slots=True)
 class GetXComSequenceSlice(Request):
     """Read a slice of a mapped XCom. Reply: ``XComSequenceSliceResult``.
 
@@ -817,7 +785,6 @@ class GetXComSequenceSlice(Request):
         _check_bool(self.include_prior_dates, "GetXComSequenceSlice.include_prior_dates")
 
 
-@dataclass(frozen=True, slots=True)
 class SetRenderedFields(Request):
     """Store this task instance's rendered template fields. Reply: nil."""
 
@@ -833,7 +800,6 @@ class SetRenderedFields(Request):
         )
 
 
-@dataclass(frozen=True, slots=True)
 class SetRenderedMapIndex(Request):
     """Set this task instance's rendered map index (its display name). Reply: nil."""
 
@@ -845,7 +811,6 @@ class SetRenderedMapIndex(Request):
         _check_str(self.rendered_map_index, "SetRenderedMapIndex.rendered_map_index")
 
 
-@dataclass(frozen=True, slots=True)
 class SkipDownstreamTasks(Request):
     """Mark tasks of this Dag run as skipped (the task itself goes on). Reply: nil."""
 
@@ -875,7 +840,6 @@ class SkipDownstreamTasks(Request):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class TriggerDagRun(Request):
     """Trigger a Dag run. Reply: ``OKResponse`` or ``DAGRUN_ALREADY_EXISTS``.
 
@@ -908,7 +872,6 @@ class TriggerDagRun(Request):
         _check_opt_str(self.note, "TriggerDagRun.note")
 
 
-@dataclass(frozen=True, slots=True)
 class GetDagRun(Request):
     """Read a Dag run. Reply: ``DagRunResult``."""
 
@@ -922,7 +885,6 @@ class GetDagRun(Request):
         _check_ids(self, ("dag_id", "run_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetDagRunState(Request):
     """Read a Dag run's state. Reply: ``DagRunStateResult``."""
 
@@ -936,7 +898,6 @@ class GetDagRunState(Request):
         _check_ids(self, ("dag_id", "run_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetDRCount(Request):
     """Count a Dag's runs, optionally filtered. Reply: ``DRCount``."""
 
@@ -958,7 +919,6 @@ class GetDRCount(Request):
         object.__setattr__(self, "states", _opt_str_list(self.states, "GetDRCount.states"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetPreviousDagRun(Request):
     """Find the Dag run before ``logical_date`` (optionally in ``state``). Reply: ``PreviousDagRunResult``."""
 
@@ -976,7 +936,6 @@ class GetPreviousDagRun(Request):
         _check_opt_str(self.state, "GetPreviousDagRun.state")
 
 
-@dataclass(frozen=True, slots=True)
 class GetPrevSuccessfulDagRun(Request):
     """Dates of the previous successful run. Reply: ``PrevSuccessfulDagRunResult``.
 
@@ -993,7 +952,6 @@ class GetPrevSuccessfulDagRun(Request):
         object.__setattr__(self, "ti_id", _uuid_text(self.ti_id, "GetPrevSuccessfulDagRun.ti_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetPreviousTI(Request):
     """Find a task's previous instance. Reply: ``PreviousTIResult``."""
 
@@ -1033,7 +991,6 @@ def _check_ti_filters(request: GetTICount | GetTaskStates) -> None:
 _TI_FILTERS: Final = frozenset({"map_index", "task_ids", "task_group_id", "logical_dates", "run_ids"})
 
 
-@dataclass(frozen=True, slots=True)
 class GetTICount(Request):
     """Count task instances of a Dag, optionally filtered. Reply: ``TICount``."""
 
@@ -1054,7 +1011,6 @@ class GetTICount(Request):
         object.__setattr__(self, "states", _opt_str_list(self.states, "GetTICount.states"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetTaskStates(Request):
     """Read the states of a Dag's task instances. Reply: ``TaskStatesResult``."""
 
@@ -1073,7 +1029,6 @@ class GetTaskStates(Request):
         _check_ti_filters(self)
 
 
-@dataclass(frozen=True, slots=True)
 class GetTaskBreadcrumbs(Request):
     """Summaries of a Dag run's finished task instances. Reply: ``TaskBreadcrumbsResult``."""
 
@@ -1087,7 +1042,6 @@ class GetTaskBreadcrumbs(Request):
         _check_ids(self, ("dag_id", "run_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetTaskRescheduleStartDate(Request):
     """When the first reschedule of a try started. Reply: ``TaskRescheduleStartDate``."""
 
@@ -1102,7 +1056,6 @@ class GetTaskRescheduleStartDate(Request):
         _check_int(self.try_number, "GetTaskRescheduleStartDate.try_number", minimum=1)
 
 
-@dataclass(frozen=True, slots=True)
 class GetDag(Request):
     """Read a Dag's details. Reply: ``DagResult``."""
 
@@ -1115,7 +1068,6 @@ class GetDag(Request):
         check_non_empty(self.dag_id, "GetDag.dag_id")
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetByName(Request):
     """Read an active asset by name. Reply: ``AssetResult`` or ``ASSET_NOT_FOUND``."""
 
@@ -1128,7 +1080,6 @@ class GetAssetByName(Request):
         check_non_empty(self.name, "GetAssetByName.name")
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetByUri(Request):
     """Read an active asset by URI. Reply: ``AssetResult`` or ``ASSET_NOT_FOUND``."""
 
@@ -1141,7 +1092,6 @@ class GetAssetByUri(Request):
         check_non_empty(self.uri, "GetAssetByUri.uri")
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetsByAlias(Request):
     """The assets an asset alias resolves to. Reply: ``AssetsByAliasResult``."""
 
@@ -1162,7 +1112,6 @@ def _check_event_filters(request: GetAssetEventByAsset | GetAssetEventByAssetAli
     _check_bool(request.ascending, f"{kind}.ascending")
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetEventByAsset(Request):
     """Read the events of an asset (by name, URI or both). Reply: ``AssetEventsResult``.
 
@@ -1189,7 +1138,6 @@ class GetAssetEventByAsset(Request):
         _check_event_filters(self)
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetEventByAssetAlias(Request):
     """Read the asset events emitted through an alias. Reply: ``AssetEventsResult``."""
 
@@ -1208,7 +1156,6 @@ class GetAssetEventByAssetAlias(Request):
         _check_event_filters(self)
 
 
-@dataclass(frozen=True, slots=True)
 class ValidateInletsAndOutlets(Request):
     """Which of a task instance's inlets/outlets are inactive. Reply: ``InactiveAssetsResult``."""
 
@@ -1221,7 +1168,6 @@ class ValidateInletsAndOutlets(Request):
         object.__setattr__(self, "ti_id", _uuid_text(self.ti_id, "ValidateInletsAndOutlets.ti_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetTaskStateStore(Request):
     """Read a key of a task instance's state store.
 
@@ -1239,7 +1185,6 @@ class GetTaskStateStore(Request):
         check_non_empty(self.key, "GetTaskStateStore.key")
 
 
-@dataclass(frozen=True, slots=True)
 class SetTaskStateStore(Request):
     """Store a value in a task instance's state store. Reply: ``OKResponse``.
 
@@ -1262,7 +1207,6 @@ class SetTaskStateStore(Request):
         _check_opt_aware(self.expires_at, "SetTaskStateStore.expires_at")
 
 
-@dataclass(frozen=True, slots=True)
 class DeleteTaskStateStore(Request):
     """Delete a key of a task instance's state store. Reply: ``OKResponse``."""
 
@@ -1277,7 +1221,6 @@ class DeleteTaskStateStore(Request):
         check_non_empty(self.key, "DeleteTaskStateStore.key")
 
 
-@dataclass(frozen=True, slots=True)
 class ClearTaskStateStore(Request):
     """Delete every key of a task instance's state store. Reply: ``OKResponse``."""
 
@@ -1290,7 +1233,6 @@ class ClearTaskStateStore(Request):
         object.__setattr__(self, "ti_id", _uuid_text(self.ti_id, "ClearTaskStateStore.ti_id"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetStateStoreByName(Request):
     """Read a key of an asset's state store.
 
@@ -1307,7 +1249,6 @@ class GetAssetStateStoreByName(Request):
         _check_ids(self, ("name", "key"))
 
 
-@dataclass(frozen=True, slots=True)
 class GetAssetStateStoreByUri(Request):
     """Read a key of an asset's state store.
 
@@ -1324,7 +1265,6 @@ class GetAssetStateStoreByUri(Request):
         _check_ids(self, ("uri", "key"))
 
 
-@dataclass(frozen=True, slots=True)
 class SetAssetStateStoreByName(Request):
     """Store a value in an asset's state store. Reply: ``OKResponse``."""
 
@@ -1340,7 +1280,6 @@ class SetAssetStateStoreByName(Request):
         check_json_value(self.value, f"asset state {self.key!r} value")
 
 
-@dataclass(frozen=True, slots=True)
 class SetAssetStateStoreByUri(Request):
     """Store a value in an asset's state store. Reply: ``OKResponse``."""
 
@@ -1356,7 +1295,6 @@ class SetAssetStateStoreByUri(Request):
         check_json_value(self.value, f"asset state {self.key!r} value")
 
 
-@dataclass(frozen=True, slots=True)
 class DeleteAssetStateStoreByName(Request):
     """Delete a key of an asset's state store. Reply: ``OKResponse``."""
 
@@ -1370,7 +1308,6 @@ class DeleteAssetStateStoreByName(Request):
         _check_ids(self, ("name", "key"))
 
 
-@dataclass(frozen=True, slots=True)
 class DeleteAssetStateStoreByUri(Request):
     """Delete a key of an asset's state store. Reply: ``OKResponse``."""
 
@@ -1384,7 +1321,6 @@ class DeleteAssetStateStoreByUri(Request):
         _check_ids(self, ("uri", "key"))
 
 
-@dataclass(frozen=True, slots=True)
 class ClearAssetStateStoreByName(Request):
     """Delete every key of an asset's state store. Reply: ``OKResponse``."""
 
@@ -1397,7 +1333,6 @@ class ClearAssetStateStoreByName(Request):
         check_non_empty(self.name, "ClearAssetStateStoreByName.name")
 
 
-@dataclass(frozen=True, slots=True)
 class ClearAssetStateStoreByUri(Request):
     """Delete every key of an asset's state store. Reply: ``OKResponse``."""
 
@@ -1410,7 +1345,6 @@ class ClearAssetStateStoreByUri(Request):
         check_non_empty(self.uri, "ClearAssetStateStoreByUri.uri")
 
 
-@dataclass(frozen=True, slots=True)
 class CreateHITLDetailPayload(Request):
     """Create the request part of a Human-in-the-loop interaction. Reply: ``HITLDetailRequestResult``."""
 

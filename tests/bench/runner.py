@@ -21,11 +21,19 @@ T2  ``GetVariable`` requests/s with 64 in flight, pinned
 T3  one 64 MiB str XCom, get (incl. decode) and set (incl. encode), MB/s, and
     peak memory ÷ payload (ru_maxrss growth over the RSS just before the
     payload existed; a fresh process per trial)
-T4  JSON log lines/s over TCP to a sink that acknowledges the last line
+T4  JSON log lines/s over TCP to a sink that acknowledges the last line, with
+    the stdlib ``logging`` record knobs set alike on both sides: off (what
+    ``serve`` sets) for the target, on (Python's default) as ``*_details``
 T5  process start → first frame read and answered, ms (a fresh process per
-    start, with this process as the supervisor), its peak RSS, and the import
-    time of ``trio_coord`` against ``trio, msgpack``; each round takes the
-    fastest of ``--starts`` starts per variant
+    start, with this process as the supervisor), the process's CPU time and
+    peak RSS; each round takes the fastest of ``--starts`` starts per variant.
+    ``python -m trio_coord serve`` and the packed launcher against a minimal
+    trio+msgpack client and Airflow's task runner
+T5c 16 runtimes started at once on this machine's CPUs: time from the first
+    start to the last first frame, and the CPU time of all 16
+T5i the imports of a run (``from trio_coord import Bundle, TaskContext`` and
+    what ``python -m trio_coord`` / the packed launcher import) against
+    ``import trio, msgpack``, in a fresh interpreter: wall and CPU time
 
 The run prints one table and writes the raw per-round numbers, the summaries
 and the machine's description as JSON (``--json``, default
@@ -67,7 +75,13 @@ PEER: Final = "peer"
 FLOOR_LINE: Final = "floor_line"
 PEER_STRUCTLOG: Final = "peer_structlog"
 MINIMAL: Final = "minimal"
-BUNDLE_API: Final = "bundle_api"
+PACKED: Final = "packed"
+TRIO_DETAILS: Final = "trio_coord_details"
+PEER_DETAILS: Final = "peer_details"
+#: T4 variants run by another variant's worker, with the stdlib record knobs on.
+DETAILS_WORKER: Final = {TRIO_DETAILS: TRIO, PEER_DETAILS: PEER}
+#: T5c: how many runtimes start at once.
+CONCURRENT_STARTS: Final = 16
 
 
 class BenchError(Exception):
@@ -151,20 +165,6 @@ class Child:
             self.proc.stdout.close()
 
 
-def wait_with_rusage(pid: int, timeout: float) -> tuple[int, int]:
-    """Wait for child ``pid``; return (exit code, peak RSS in bytes). Kills it after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got, status, usage = os.wait4(pid, os.WNOHANG)
-        if got == pid:
-            return os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.wait4(pid, 0)
-            raise BenchError(f"process {pid} did not exit within {timeout:g} s")
-        time.sleep(0.002)
-
-
 # ---------------------------------------------------------------------------
 # Figures and targets
 # ---------------------------------------------------------------------------
@@ -240,11 +240,13 @@ FIGURES: Final = [
         "T4 log lines/s",
         "k lines/s",
         True,
-        (FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG),
+        (FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG, TRIO_DETAILS, PEER_DETAILS),
         1e-3,
         note=(
             "floor: json.dumps + 64 KiB batches; floor_line: one send per line; trio_coord and peer: "
-            "logging.getLogger(...).info(); peer_structlog: structlog's logger on the peer's channel"
+            "logging.getLogger(...).info() with the record knobs off on both (as serve sets them); "
+            "*_details: the same with the knobs on (Python's default); "
+            "peer_structlog: structlog's logger on the peer's channel"
         ),
     ),
     Figure(
@@ -252,23 +254,36 @@ FIGURES: Final = [
         "T5 start -> first frame",
         "ms",
         False,
-        (MINIMAL, TRIO, PEER),
-        1e3,
-        "{:.0f}",
-        note="floor: minimal trio+msgpack client; trio_coord: python -m trio_coord serve",
-    ),
-    Figure(
-        "T5imp",
-        "T5 import time",
-        "ms",
-        False,
-        (MINIMAL, TRIO, BUNDLE_API),
+        (MINIMAL, TRIO, PACKED, PEER),
         1e3,
         "{:.0f}",
         note=(
-            "floor: import trio, msgpack; trio_coord: import trio_coord (lazy); bundle_api: "
-            "from trio_coord import Bundle, TaskContext (what a bundle imports); "
-            "the peer's imports are inside its T5 start-up"
+            "floor: minimal trio+msgpack client; trio_coord: python -m trio_coord serve; "
+            "packed: the packed bundle's launcher (sh, then python -P -m trio_coord._packed)"
+        ),
+    ),
+    Figure(
+        "T5c",
+        f"T5 {CONCURRENT_STARTS} concurrent starts -> last first frame",
+        "ms",
+        False,
+        (MINIMAL, TRIO, PACKED),
+        1e3,
+        "{:.0f}",
+        note=f"{CONCURRENT_STARTS} processes started at once, on every CPU this run may use",
+    ),
+    Figure(
+        "T5i",
+        "T5 imports of a run",
+        "ms",
+        False,
+        (MINIMAL, TRIO, PACKED),
+        1e3,
+        "{:.1f}",
+        note=(
+            "floor: import trio, msgpack; trio_coord: from trio_coord import Bundle, TaskContext "
+            "+ import trio_coord.__main__ (what python -m trio_coord serve imports before the task "
+            "module); packed: the same + trio_coord._packed"
         ),
     ),
 ]
@@ -283,16 +298,120 @@ TARGETS: Final = [
     Target("T3set", "peak <= 2.0x payload", "<=", 2.0, den=None, metric="peak"),
     Target("T4", ">= 100 k lines/s", ">=", 100_000.0, den=None),
     Target("T4", ">= 7x peer", ">=", 7.0, den=PEER),
+    Target("T4", "details on: >= 7x peer", ">=", 7.0, num=TRIO_DETAILS, den=PEER_DETAILS),
     Target("T5", "<= 1.15x minimal", "<=", 1.15, den=MINIMAL),
     Target("T5", ">= 10x faster than peer", ">=", 10.0, num=PEER, den=TRIO),
+    Target("T5", "CPU <= 1.15x minimal", "<=", 1.15, den=MINIMAL, metric="cpu"),
+    Target("T5", "packed <= 1.15x minimal", "<=", 1.15, num=PACKED, den=MINIMAL),
     Target("T5", "peak RSS <= 30 MiB", "<=", 30.0, den=None, metric="rss_mib"),
-    Target("T5imp", "<= 1.2x import trio, msgpack", "<=", 1.2, den=MINIMAL),
+    Target("T5c", "<= 1.15x minimal", "<=", 1.15, den=MINIMAL),
+    Target("T5c", "packed <= 1.15x minimal", "<=", 1.15, num=PACKED, den=MINIMAL),
+    Target("T5i", "<= 1.1x import trio, msgpack", "<=", 1.1, den=MINIMAL),
+    Target("T5i", "CPU <= 1.1x", "<=", 1.1, den=MINIMAL, metric="cpu"),
+    Target("T5i", "packed <= 1.1x", "<=", 1.1, num=PACKED, den=MINIMAL),
 ]
 
 
 # ---------------------------------------------------------------------------
 # The bench
 # ---------------------------------------------------------------------------
+
+
+#: T5i: what each variant imports, timed in a fresh interpreter.
+IMPORTS: Final = {
+    MINIMAL: "import trio, msgpack",
+    TRIO: "from trio_coord import Bundle, TaskContext; import trio_coord.__main__",
+    PACKED: "from trio_coord import Bundle, TaskContext; import trio_coord.__main__, trio_coord._packed",
+}
+
+
+class _Start:
+    """One runtime being started by :meth:`Bench.run_starts`: its sockets, process and timings."""
+
+    def __init__(
+        self, variant: str, startup: bytes, stack: contextlib.ExitStack, sel: selectors.BaseSelector
+    ) -> None:
+        self.variant = variant
+        self.startup = startup
+        self.sel = sel
+        self.listeners: dict[str, socket.socket] = {}
+        self.conns: dict[str, socket.socket] = {}
+        self.stack = stack
+        for name in ("comm", "logs"):
+            lsock = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
+            lsock.setblocking(False)
+            self.listeners[name] = lsock
+            sel.register(lsock, selectors.EVENT_READ, self)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.buf = bytearray()
+        self.first_frame_at: float | None = None
+        self.frame: Any = None
+        self.exit: tuple[int, float, float] | None = None  # code, CPU seconds, peak RSS bytes
+
+    def port(self, name: str) -> int:
+        return int(self.listeners[name].getsockname()[1])
+
+    @property
+    def done(self) -> bool:
+        return self.exit is not None
+
+    def on_ready(self, sock: Any) -> None:
+        """A listener or connection of this start is readable."""
+        for name, lsock in self.listeners.items():
+            if sock is lsock:
+                conn, _ = lsock.accept()
+                self.conns[name] = self.stack.enter_context(conn)
+                self.sel.unregister(lsock)
+                self.sel.register(conn, selectors.EVENT_READ, self)
+                if len(self.conns) == 2:
+                    self.conns["comm"].sendall(self.startup)
+                return
+        data = sock.recv(65536)
+        if not data:
+            self.sel.unregister(sock)
+            if sock is self.conns.get("comm") and self.first_frame_at is None:
+                raise BenchError(f"{self.variant}: comm closed before the first frame")
+            return
+        if sock is not self.conns.get("comm") or self.first_frame_at is not None:
+            return  # logs, or the comm after the first frame: drained
+        self.buf += data
+        if len(self.buf) >= 4 and len(self.buf) >= 4 + int.from_bytes(self.buf[:4], "big"):
+            self.first_frame_at = time.perf_counter()
+            self.frame = msgpack.unpackb(
+                bytes(self.buf[4 : 4 + int.from_bytes(self.buf[:4], "big")]), timestamp=3
+            )
+            reply = msgpack.packb([self.frame[0], None, None])
+            self.conns["comm"].setblocking(True)
+            self.conns["comm"].sendall(len(reply).to_bytes(4, "big") + reply)
+
+    def poll(self, stderr_tail: Callable[[], str]) -> None:
+        """Reap the process if it exited (BenchError if it did before its first frame)."""
+        if self.exit is not None or self.proc is None:
+            return
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid == 0:
+            return
+        code = os.waitstatus_to_exitcode(status)
+        self.proc.returncode = code
+        self.exit = (code, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+        if self.first_frame_at is None or code != 0:
+            got = "after" if self.first_frame_at is not None else "before"
+            raise BenchError(f"{self.variant} exited with {code}, {got} its first frame:\n{stderr_tail()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            with contextlib.suppress(ChildProcessError):
+                os.wait4(self.proc.pid, 0)
+            self.proc.returncode = -9
+
+    def result(self, t0: float) -> dict[str, float]:
+        assert self.exit is not None
+        assert self.first_frame_at is not None
+        if self.frame[1] is None or self.frame[1].get("type") not in ("SucceedTask", "TaskState"):
+            raise BenchError(f"{self.variant}: unexpected first frame {self.frame!r}")
+        _, cpu, maxrss = self.exit
+        return {"value": self.first_frame_at - t0, "cpu": cpu, "rss_mib": maxrss / MIB}
 
 
 @dataclass(frozen=True)
@@ -431,8 +550,10 @@ class Bench:
 
     def trial_logs(self, variant: str) -> dict[str, float]:
         c = self.counts
-        count = c.logs_peer if variant in (PEER, PEER_STRUCTLOG) else c.logs
-        res = self._worker_trial(variant, {"figure": "logs", "count": count}, "logs", pinned=False)
+        worker = DETAILS_WORKER.get(variant, variant)
+        count = c.logs_peer if worker in (PEER, PEER_STRUCTLOG) else c.logs
+        cmd = {"figure": "logs", "count": count, "details": variant in DETAILS_WORKER}
+        res = self._worker_trial(worker, cmd, "logs", pinned=False)
         return {"value": count / res["seconds"], "line_bytes": res["line_bytes"]}
 
     def _start_argv(self, variant: str, comm: int, logs: int) -> list[str]:
@@ -440,98 +561,83 @@ class Bench:
         if variant == TRIO:
             bundle = f"{HERE / 'startup_bundle.py'}:bundle"
             return [sys.executable, "-m", "trio_coord", "serve", bundle, *flags]
+        if variant == PACKED:
+            return [str(self.packed_bundle()), *flags]
         script = "startup_minimal.py" if variant == MINIMAL else "startup_peer.py"
         return [sys.executable, str(HERE / script), *flags]
 
+    def packed_bundle(self) -> Path:
+        """startup_bundle.py packed once per run (``python -m trio_coord pack``, checked)."""
+        path = self.tmp / "packed-bench-bundle"
+        if not path.exists():
+            bundle = f"{HERE / 'startup_bundle.py'}:bundle"
+            proc = subprocess.run(
+                [sys.executable, "-m", "trio_coord", "pack", bundle, "--output", str(path)],
+                capture_output=True, env=self.env, cwd=self.cwd, timeout=TRIAL_TIMEOUT, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise BenchError(f"packing the start-up bundle failed:\n{proc.stderr.decode()}")
+        return path
+
     def trial_start(self, variant: str) -> dict[str, float]:
         """Launch a runtime as the supervisor does; time process start to its first frame."""
+        (start,) = self.run_starts(variant, 1)
+        return start
+
+    def trial_concurrent(self, variant: str) -> dict[str, float]:
+        """Launch CONCURRENT_STARTS runtimes at once; time the first start to the last first frame."""
+        starts = self.run_starts(variant, CONCURRENT_STARTS)
+        return {
+            "value": max(start["value"] for start in starts),
+            "cpu": sum(start["cpu"] for start in starts),
+            "rss_mib": max(start["rss_mib"] for start in starts),
+        }
+
+    def run_starts(self, variant: str, count: int) -> list[dict[str, float]]:
+        """Start ``count`` runtimes at once, each with its own pair of sockets; serve them all.
+
+        Each gets ``StartupDetails`` once it has dialled both sockets; its first
+        frame is answered ``[id, nil, nil]`` and its logs are drained until it
+        exits. Times are from the first ``Popen``; CPU time and peak RSS are the
+        process's own (``wait4``), from start to exit.
+        """
         from tests.bench.server import encode_frame, startup_details
 
         with contextlib.ExitStack() as stack:
-            listeners = {}
-            for name in ("comm", "logs"):
-                lsock = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
-                lsock.setblocking(False)
-                listeners[name] = lsock
-            argv = self._start_argv(
-                variant, listeners["comm"].getsockname()[1], listeners["logs"].getsockname()[1]
-            )
-            startup = encode_frame([0, startup_details("bench", "bench_task"), None])
             sel = stack.enter_context(selectors.DefaultSelector())
-            for name, lsock in listeners.items():
-                sel.register(lsock, selectors.EVENT_READ, name)
+            starts = [
+                _Start(variant, encode_frame([0, startup_details("bench", "bench_task"), None]), stack, sel)
+                for _ in range(count)
+            ]
+            argvs = [self._start_argv(variant, start.port("comm"), start.port("logs")) for start in starts]
+            self.stderr_log.flush()
             t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr_log,
-                env=self.env, cwd=self.cwd,
-            )  # fmt: skip
-            conns: dict[str, socket.socket] = {}
-            buf = bytearray()
-            first_frame_at: float | None = None
-            deadline = time.monotonic() + 60
             try:
-                while first_frame_at is None:
+                for start, argv in zip(starts, argvs, strict=True):
+                    start.proc = subprocess.Popen(
+                        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr_log,
+                        env=self.env, cwd=self.cwd,
+                    )  # fmt: skip
+                deadline = time.monotonic() + 60 + 5 * count
+                while not all(start.done for start in starts):
                     if time.monotonic() > deadline:
-                        raise BenchError(f"{variant}: no first frame within 60 s")
-                    for key, _ in sel.select(0.05):
-                        name = key.data
-                        if name in listeners and key.fileobj is listeners[name]:
-                            conn, _ = listeners[name].accept()
-                            conns[name] = stack.enter_context(conn)
-                            sel.unregister(listeners[name])
-                            sel.register(conn, selectors.EVENT_READ, f"{name}-conn")
-                            if len(conns) == 2:
-                                conns["comm"].sendall(startup)
-                        elif name == "logs-conn":
-                            if not conns["logs"].recv(65536):
-                                sel.unregister(conns["logs"])
-                        elif name == "comm-conn":
-                            data = conns["comm"].recv(65536)
-                            if not data:
-                                raise BenchError(f"{variant}: comm closed before the first frame")
-                            buf += data
-                            if len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
-                                first_frame_at = time.perf_counter()
-                    if first_frame_at is None and os.waitid(
-                        os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT
-                    ):
-                        raise BenchError(f"{variant} exited before its first frame:\n{self.stderr_tail()}")
-                frame = msgpack.unpackb(bytes(buf[4 : 4 + int.from_bytes(buf[:4], "big")]), timestamp=3)
-                reply = msgpack.packb([frame[0], None, None])
-                conns["comm"].setblocking(True)
-                conns["comm"].sendall(len(reply).to_bytes(4, "big") + reply)
-                # Drain the logs until the runtime exits.
-                while not os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-                    if time.monotonic() > deadline:
-                        raise BenchError(f"{variant}: did not exit within 60 s")
+                        raise BenchError(f"{variant}: not every start finished within {60 + 5 * count} s")
                     for key, _ in sel.select(0.01):
-                        if key.data == "logs-conn" and not conns["logs"].recv(65536):
-                            sel.unregister(conns["logs"])
-                        elif key.data == "comm-conn" and not conns["comm"].recv(65536):
-                            sel.unregister(conns["comm"])
-                code, maxrss = wait_with_rusage(proc.pid, 10)
-                proc.returncode = code
-            except BaseException:
-                if proc.returncode is None:
-                    proc.kill()
-                    with contextlib.suppress(ChildProcessError):
-                        os.wait4(proc.pid, 0)
-                    proc.returncode = -9
-                raise
-            if code != 0:
-                raise BenchError(f"{variant} exited with {code}:\n{self.stderr_tail()}")
-            if frame[1] is None or frame[1].get("type") not in ("SucceedTask", "TaskState"):
-                raise BenchError(f"{variant}: unexpected first frame {frame!r}")
-            return {"value": first_frame_at - t0, "rss_mib": maxrss / MIB}
+                        key.data.on_ready(key.fileobj)
+                    for start in starts:
+                        start.poll(self.stderr_tail)
+            finally:
+                for start in starts:
+                    start.kill()
+            return [start.result(t0) for start in starts]
 
     def trial_import(self, variant: str) -> dict[str, float]:
-        """Time the imports in a fresh interpreter (started in an empty directory)."""
-        statement = {
-            MINIMAL: "import trio, msgpack",
-            TRIO: "import trio_coord",
-            BUNDLE_API: "from trio_coord import Bundle, TaskContext",
-        }[variant]
-        code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+        """Time the imports in a fresh interpreter (started in an empty directory): wall and CPU."""
+        statement = IMPORTS[variant]
+        code = (
+            "import time; t = time.perf_counter(); c = time.process_time(); "
+            f"{statement}; print(time.perf_counter() - t, time.process_time() - c)"
+        )
         proc = subprocess.run(
             [sys.executable, "-c", code],
             capture_output=True,
@@ -542,7 +648,8 @@ class Bench:
         )
         if proc.returncode != 0:
             raise BenchError(f"{statement} failed:\n{proc.stderr.decode()}")
-        return {"value": float(proc.stdout.decode().split()[-1])}
+        wall, cpu = proc.stdout.decode().split()[-2:]
+        return {"value": float(wall), "cpu": float(cpu)}
 
     def trial(self, figure: Figure, variant: str) -> dict[str, float]:
         key = figure.key
@@ -556,17 +663,19 @@ class Bench:
             return self.trial_xcom(variant, "xcom_set")
         if key == "T4":
             return self.trial_logs(variant)
-        if key in ("T5", "T5imp"):
+        if key == "T5c":
+            return self.trial_concurrent(variant)
+        if key in ("T5", "T5i"):
             # Start-up is fixed work plus whatever else the machine is doing at that moment:
-            # the fastest of a few starts estimates the work (as timeit does); peak RSS is the
-            # largest seen.
+            # the fastest of a few starts estimates the work (as timeit does), for time and CPU
+            # time alike; peak RSS is the largest seen.
             samples = [
                 self.trial_start(variant) if key == "T5" else self.trial_import(variant)
                 for _ in range(self.starts)
             ]
-            best = min(samples, key=lambda sample: sample["value"])
+            best = {metric: min(sample[metric] for sample in samples) for metric in samples[0]}
             if key == "T5":
-                best = {**best, "rss_mib": max(sample["rss_mib"] for sample in samples)}
+                best["rss_mib"] = max(sample["rss_mib"] for sample in samples)
             return best
         raise AssertionError(key)
 
@@ -803,7 +912,7 @@ FIGURE_GROUPS: Final = {
     "T2": ("T2", "T2u"),
     "T3": ("T3get", "T3set"),
     "T4": ("T4",),
-    "T5": ("T5", "T5imp"),
+    "T5": ("T5", "T5c", "T5i"),
 }
 
 
@@ -901,6 +1010,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         if medians:
             print(f"{figure.key} other variants (medians): {', '.join(medians)}")
+    print()
+    print("every target, per round (median [min-max]):")
+    for v in verdicts:
+        print(
+            f"  {v['figure']:5} {v['target']:32} {_ratio_text(v['per_round'])}  "
+            f"{'PASS' if v['pass'] else 'FAIL'}"
+        )
     print(
         "ratios are per round (median [min-max]); "
         "x better than peer = peer time / trio_coord time, or trio_coord rate / peer rate"

@@ -34,7 +34,12 @@ Figures (``figure`` in the command):
 ``inflight``  ``count`` ``GetVariable`` requests with ``concurrency`` in flight (T2).
 ``xcom_get``  one ``GetXCom`` whose reply is a ``size``-character str (T3), in a fresh process.
 ``xcom_set``  one ``SetXCom`` of a ``size``-character str (T3), in a fresh process.
-``logs``      ``count`` log lines to the log sink, acknowledged by it (T4).
+``logs``      ``count`` log lines to the log sink, acknowledged by it (T4). With
+              ``"details": false`` (the default) the stdlib's record knobs are
+              off for the trial (``logging._srcfile``, ``logThreads``,
+              ``logProcesses``, ``logMultiprocessing``: what ``serve`` sets),
+              with ``true`` they are on (Python's defaults, what Airflow's task
+              runner runs with); every variant gets the same setting.
 
 Every figure reports ``seconds`` for the timed part only (imports, connecting
 and a warm-up are outside it). The XCom figures also report ``rss_before`` and
@@ -44,7 +49,9 @@ process's peak afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import resource
 import socket
@@ -52,7 +59,7 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import msgpack
@@ -70,6 +77,30 @@ LOG_LINES_PER_CHECKPOINT: Final = 100
 
 Command = dict[str, Any]
 Result = dict[str, Any]
+
+
+@contextlib.contextmanager
+def record_knobs(details: bool) -> Iterator[None]:
+    """The stdlib ``logging`` record knobs on (``details``) or off for a trial; restored after.
+
+    Off is what ``install_log_handler`` (so ``serve``) sets; on is Python's default.
+    The worker is long-lived, so a trial must not leave them changed.
+    """
+    names: tuple[str, ...] = ("logThreads", "logProcesses", "logMultiprocessing")
+    if hasattr(logging, "logAsyncioTasks"):  # Python 3.12+, switched off by install_log_handler too
+        names = (*names, "logAsyncioTasks")
+    saved_srcfile = logging._srcfile
+    saved = [getattr(logging, name) for name in names]
+    # Python's default _srcfile: the logging module's own file (frames there are skipped).
+    logging._srcfile = os.path.normcase(logging.addLevelName.__code__.co_filename) if details else None
+    for name in names:
+        setattr(logging, name, details)
+    try:
+        yield
+    finally:
+        logging._srcfile = saved_srcfile
+        for name, value in zip(names, saved, strict=True):
+            setattr(logging, name, value)
 
 
 def _connect(port: int) -> socket.socket:
@@ -429,8 +460,9 @@ class TrioCoord:
         async def main(cmd: Command) -> Result:
             stream = await trio.open_tcp_stream("127.0.0.1", cmd["port"])
             await stream.send_all(json.dumps({"expect": count}).encode() + b"\n")
-            # Set up as `python -m trio_coord serve` sets it up (INFO when the level is unset).
-            handler = tc.install_log_handler(env={})
+            # Set up as `python -m trio_coord serve` sets it up (INFO when the level is unset);
+            # the record knobs are set by record_knobs for every variant alike.
+            handler = tc.install_log_handler(env={})  # leaves the process-wide switches alone
             root = logging.getLogger()
             log = logging.getLogger(LOGGER_NAME)
             try:
@@ -463,7 +495,8 @@ class TrioCoord:
                 raise RuntimeError(f"{stats.lines_to_fallback} lines went to the fallback")
             return {"seconds": seconds, "line_bytes": ack["bytes"] / count, "batches": stats.batches_sent}
 
-        return self._run(main, cmd)
+        with record_knobs(cmd.get("details", False)):
+            return self._run(main, cmd)
 
 
 # ---------------------------------------------------------------------------
@@ -571,7 +604,7 @@ class Peer:
         from airflow.sdk.log import configure_logging
 
         count = cmd["count"]
-        with _connect(cmd["port"]) as sock:
+        with record_knobs(cmd.get("details", False)), _connect(cmd["port"]) as sock:
             sock.sendall(json.dumps({"expect": count}).encode() + b"\n")
             # As the task runner does with the logs fd it is given.
             with os.fdopen(os.dup(sock.fileno()), "wb", buffering=0) as log_io:

@@ -14,9 +14,9 @@ Import this module only where ``harness`` may be imported (before airflow).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 
+from trio_coord._record import record_items
 from trio_coord.testing import (
     EmbeddedSupervisor,
     LogEvent,
@@ -36,7 +36,7 @@ def _iso(moment: _dt.datetime) -> str:
 def fake_api_for(scenario: Scenario) -> FakeExecutionAPI:
     """A fake Execution API holding the scenario's seed and answering ``/run`` with its run context."""
     seed, settings = scenario.seed, scenario.run
-    connections = {conn_id: dataclasses.asdict(conn) for conn_id, conn in seed.connections.items()}
+    connections = {conn_id: dict(record_items(conn)) for conn_id, conn in seed.connections.items()}
     xcoms = {(k.dag_id, k.run_id, k.task_id, k.key, k.map_index): value for k, value in seed.xcoms.items()}
     # The API server clears every XCom the task instance has; the embedded supervisor has the rule.
     store = SupervisorStore()

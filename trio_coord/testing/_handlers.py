@@ -7,12 +7,12 @@ One method per request type, named ``_handle_<Type>``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from .._messages import DagRun
+from .._record import replace as record_replace
 from .._vocabulary import AssetEvent, AssetResult
 from .._wire import JsonValue, parse_datetime
 from ._store import SupervisorStore, TaskInstanceRecord, TaskRun, XComKey
@@ -168,7 +168,7 @@ class RequestHandlers:
         if existing is not None:
             if not body.get("reset_dag_run"):
                 return _error("DAGRUN_ALREADY_EXISTS", None)
-            self.store.dag_runs[(dag_id, run_id)] = dataclasses.replace(
+            self.store.dag_runs[(dag_id, run_id)] = record_replace(
                 existing,
                 state="queued",
                 clear_number=existing.clear_number + 1,
