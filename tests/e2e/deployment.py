@@ -331,6 +331,15 @@ class RestClient:
         assert isinstance(instances, list), body
         return {str(ti["task_id"]): ti for ti in instances}
 
+    def task_instance_list(self, dag_id: str, run_id: str, limit: int = 500) -> list[dict[str, object]]:
+        """Every task instance of the run, mapped ones each on its own (up to ``limit``)."""
+        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=str(limit))
+        assert isinstance(body, dict), body
+        instances = body["task_instances"]
+        assert isinstance(instances, list), body
+        assert len(instances) == body["total_entries"], f"more than {limit} task instances"
+        return instances
+
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, object]]:
         """Every try of a task instance, oldest first (``try_number``, ``state``, ...)."""
         body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
@@ -339,16 +348,21 @@ class RestClient:
         assert isinstance(tries, list), body
         return sorted(tries, key=lambda ti: int(ti["try_number"]))
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> object:
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> object:
         """An XCom's value as stored (the REST API's default: not deserialized)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        body = self.get(path, map_index=str(map_index))
         assert isinstance(body, dict), body
         return body["value"]
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[dict[str, object]]:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[dict[str, object]]:
         """The task log of one try, as the REST API serves it: one dict per record."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        body = self.get(path, full_content="true")
+        body = self.get(path, full_content="true", map_index=str(map_index))
         assert isinstance(body, dict), body
         content = body["content"]
         assert isinstance(content, list), body

@@ -33,17 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from ..deployment import DeploymentError, tail, wait_for
 from ..timings import timed
-from .process_deployment import (
-    DAGS_SOURCE,
-    QUEUE,
-    Deployment,
-    DeploymentError,
-    Server,
-    stop_servers,
-    tail,
-    wait_for,
-)
+from .process_deployment import DAGS_SOURCE, QUEUE, Deployment, Server, stop_servers
 from .servers import Database, start_database, start_redis, stop_database
 
 HERE: Final = Path(__file__).resolve().parent

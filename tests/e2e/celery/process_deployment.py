@@ -40,7 +40,6 @@ conftest prints them again as a table in the terminal summary.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 import json
 import os
@@ -51,13 +50,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final
 
 import httpx  # noqa: ASYNC127 - a blocking client on purpose: these tests are synchronous
 
+from ..deployment import DagRunResult, DeploymentError, RestClient, tail, wait_for
 from ..timings import timed
 
 #: The queue the stub Dags route to the coordinator, and the coordinator's name.
@@ -77,53 +77,12 @@ RUN_TIMEOUT: Final = 180.0
 STOP_TIMEOUT: Final = 30.0
 _POLL: Final = 0.25
 
-_T = TypeVar("_T")
-
-
-class DeploymentError(AssertionError):
-    """A step of the deployment failed or did not finish in time."""
-
-
-def wait_for(
-    what: str,
-    probe: Callable[[], _T | None],
-    *,
-    timeout: float,
-    explain: Callable[[], str] = lambda: "",
-) -> _T:
-    """Call ``probe`` until it returns something other than ``None``; return that.
-
-    Raises:
-        DeploymentError: ``timeout`` seconds passed first (the message says
-            ``what`` was awaited and adds ``explain()``).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        if time.monotonic() >= deadline:
-            raise DeploymentError(f"timed out after {timeout:.0f} s waiting for {what}{explain()}")
-        time.sleep(_POLL)
-
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of a text file ("" if it does not exist)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-# ------------------------------------------------------------------ processes
 
 
 @dataclass
@@ -215,140 +174,6 @@ def stop_servers(servers: Sequence[Server], timeout: float = STOP_TIMEOUT) -> li
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
     return killed
-
-
-# ------------------------------------------------------------------ REST
-
-
-def _timestamp(value: object) -> datetime.datetime | None:
-    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
-def seconds_between(start: object, end: object) -> float | None:
-    """Seconds from one REST timestamp to another (``None`` if either is missing)."""
-    first, last = _timestamp(start), _timestamp(end)
-    return (last - first).total_seconds() if first and last else None
-
-
-@dataclass(frozen=True)
-class DagRunResult:
-    """A finished Dag run: its state, its REST record and its task instances by task id."""
-
-    dag_id: str
-    run_id: str
-    state: str
-    dag_run: dict[str, object]
-    task_instances: dict[str, dict[str, object]]
-
-    @property
-    def seconds(self) -> float | None:
-        """From queued to finished, by the server's clock."""
-        return seconds_between(self.dag_run.get("queued_at"), self.dag_run.get("end_date"))
-
-
-class RestClient:
-    """A thin client for Airflow's public REST API (``/api/v2``), authenticated as admin."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.http = httpx.Client(
-            base_url=f"{base_url}/api/v2",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=30.0,
-        )
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self.http.close()
-
-    def _json(self, response: httpx.Response) -> object:
-        if response.is_error:
-            raise DeploymentError(
-                f"{response.request.method} {response.request.url} answered "
-                f"{response.status_code}: {response.text[:2000]}"
-            )
-        return response.json()
-
-    def get(self, path: str, **params: str) -> object:
-        """GET ``path`` (under ``/api/v2``) and return the JSON body.
-
-        Raises:
-            DeploymentError: any non-2xx answer (the body is in the message).
-        """
-        return self._json(self.http.get(path, params=params))
-
-    def post(self, path: str, body: Mapping[str, object]) -> object:
-        """POST a JSON body to ``path`` (under ``/api/v2``) and return the JSON answer."""
-        return self._json(self.http.post(path, json=dict(body)))
-
-    def create_variable(self, key: str, value: str) -> None:
-        """Create a variable."""
-        self.post("/variables", {"key": key, "value": value})
-
-    def create_connection(self, connection_id: str, **fields: object) -> None:
-        """Create a connection (``conn_type``, ``host``, ``login``, ``password``, ...)."""
-        self.post("/connections", {"connection_id": connection_id, **fields})
-
-    def trigger(self, dag_id: str, conf: Mapping[str, object] | None = None) -> str:
-        """Trigger a run of ``dag_id`` now; return its run id."""
-        body = self.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})})
-        assert isinstance(body, dict), body
-        run_id = body["dag_run_id"]
-        assert isinstance(run_id, str), body
-        return run_id
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, object]:
-        """The Dag run (``state``: ``queued``, ``running``, ``success``, ``failed``; dates)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
-        assert isinstance(body, dict), body
-        return body
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, object]]:
-        """The run's task instances, by task id."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        assert isinstance(body, dict), body
-        instances = body["task_instances"]
-        assert isinstance(instances, list), body
-        return {str(ti["task_id"]): ti for ti in instances}
-
-    def task_instance_list(self, dag_id: str, run_id: str, limit: int = 500) -> list[dict[str, object]]:
-        """Every task instance of the run, mapped ones each on its own (up to ``limit``)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=str(limit))
-        assert isinstance(body, dict), body
-        instances = body["task_instances"]
-        assert isinstance(instances, list), body
-        assert len(instances) == body["total_entries"], f"more than {limit} task instances"
-        return instances
-
-    def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, object]]:
-        """Every try of a task instance, oldest first (``try_number``, ``state``, ...)."""
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries")
-        assert isinstance(body, dict), body
-        tries = body["task_instances"]
-        assert isinstance(tries, list), body
-        return sorted(tries, key=lambda ti: int(ti["try_number"]))
-
-    def xcom(
-        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
-    ) -> object:
-        """An XCom's value as stored (the REST API's default: not deserialized)."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        body = self.get(path, map_index=str(map_index))
-        assert isinstance(body, dict), body
-        return body["value"]
-
-    def task_log(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
-    ) -> list[dict[str, object]]:
-        """The task log of one try, as the REST API serves it: one dict per record."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        body = self.get(path, full_content="true", map_index=str(map_index))
-        assert isinstance(body, dict), body
-        content = body["content"]
-        assert isinstance(content, list), body
-        return [entry if isinstance(entry, dict) else {"event": str(entry)} for entry in content]
-
-
-# ------------------------------------------------------------------ the deployment
 
 
 @dataclass

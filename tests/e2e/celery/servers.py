@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .process_deployment import DeploymentError, Server, free_port, stop_servers, tail, wait_for
+from ..deployment import DeploymentError, tail, wait_for
+from .process_deployment import Server, free_port, stop_servers
 
 #: The database user and database Airflow uses (trust authentication on 127.0.0.1 only).
 DB_USER: Final = "airflow"

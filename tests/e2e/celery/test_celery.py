@@ -39,10 +39,10 @@ if importlib.util.find_spec("airflow.providers.celery") is None:
         raise RuntimeError("TRIO_COORD_E2E_CELERY=1 but apache-airflow[celery] is not installed")
     pytest.skip("needs apache-airflow[celery,postgres]==3.3.2 (nox -s e2e_celery)", allow_module_level=True)
 
+from ..deployment import DagRunResult, RestClient, seconds_between, wait_for
 from ..timings import record, timed
 from .bundle import FANOUT_WIDTH, LOSS_WIDTH, RELEASE_VARIABLE
 from .celery_deployment import WORKER_NAMES, CeleryDeployment
-from .process_deployment import DagRunResult, RestClient, seconds_between, wait_for
 from .servers import missing_servers
 
 _missing = missing_servers()
