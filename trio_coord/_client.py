@@ -69,16 +69,22 @@ class _NoDefault:
 _NO_DEFAULT: Final = _NoDefault()
 
 
-def _timeout_from_env() -> float:
-    raw = os.environ.get("TRIO_COORD_REQUEST_TIMEOUT", "")
+def seconds_from_env(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default``.
+
+    Raises:
+        ValueError: naming the variable, when its value is not a positive
+            number of seconds (less than a day).
+    """
+    raw = (os.environ if env is None else env).get(name, "")
     if not raw:
-        return DEFAULT_REQUEST_TIMEOUT
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"TRIO_COORD_REQUEST_TIMEOUT must be positive, got {raw!r}")
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < 86400:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
 
 
@@ -123,7 +129,11 @@ class CoordinatorClient:
         use_env: bool = True,
     ) -> None:
         self.comm = comm
-        self.request_timeout = request_timeout if request_timeout is not None else _timeout_from_env()
+        self.request_timeout = (
+            request_timeout
+            if request_timeout is not None
+            else seconds_from_env("TRIO_COORD_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)
+        )
         self.use_env = use_env
 
     # ------------------------------------------------------------------ core

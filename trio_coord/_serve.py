@@ -70,7 +70,7 @@ from typing import Final
 import trio
 
 from ._bundle import Bundle
-from ._client import CoordinatorClient
+from ._client import CoordinatorClient, seconds_from_env
 from ._comm import CoordinatorComm
 from ._errors import ApiError, DispatcherClosed, LocalProtocolError, RemoteProtocolError, TrioCoordError
 from ._logging import SocketLogHandler
@@ -151,25 +151,11 @@ class ServeOptions(Record):
             ValueError: naming the variable, when a value is not a positive
                 number of seconds.
         """
-        env = os.environ if env is None else env
-
-        def seconds(name: str, default: float) -> float:
-            raw = env.get(name, "")
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-            if not 0 < value < 86400:
-                raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
-            return value
-
         defaults = cls()
         return replace(
             defaults,
-            grace_period=seconds("TRIO_COORD_GRACE_PERIOD", defaults.grace_period),
-            terminal_timeout=seconds("TRIO_COORD_TERMINAL_TIMEOUT", defaults.terminal_timeout),
+            grace_period=seconds_from_env("TRIO_COORD_GRACE_PERIOD", defaults.grace_period, env),
+            terminal_timeout=seconds_from_env("TRIO_COORD_TERMINAL_TIMEOUT", defaults.terminal_timeout, env),
         )
 
 
