@@ -231,6 +231,7 @@ async def test_comm_address_that_refuses_exits_non_zero(io_budget: None) -> None
         ("TRIO_COORD_GRACE_PERIOD", "0", "TRIO_COORD_GRACE_PERIOD must be a positive number of seconds"),
         ("TRIO_COORD_TERMINAL_TIMEOUT", "-1", "TRIO_COORD_TERMINAL_TIMEOUT must be a positive number"),
         ("TRIO_COORD_TERMINAL_TIMEOUT", "nan", "TRIO_COORD_TERMINAL_TIMEOUT must be a positive number"),
+        ("TRIO_COORD_REQUEST_TIMEOUT", "2m", "TRIO_COORD_REQUEST_TIMEOUT must be a number of seconds"),
     ],
 )
 def test_serve_timing_variables_are_checked(name: str, value: str, message: str) -> None:
@@ -253,7 +254,7 @@ def test_serve_options_from_the_environment() -> None:
 
     options = ServeOptions.from_env({"TRIO_COORD_GRACE_PERIOD": "1.5", "TRIO_COORD_TERMINAL_TIMEOUT": "4"})
     assert (options.grace_period, options.terminal_timeout) == (1.5, 4.0)
-    assert ServeOptions.from_env({}) == ServeOptions()
+    assert ServeOptions.from_env({}) == ServeOptions(request_timeout=120.0)
 
 
 def test_plain_serve_arguments_match_the_full_parser() -> None:

@@ -70,7 +70,7 @@ from typing import Final
 import trio
 
 from ._bundle import Bundle
-from ._client import CoordinatorClient, seconds_from_env
+from ._client import DEFAULT_REQUEST_TIMEOUT, CoordinatorClient, seconds_from_env
 from ._comm import CoordinatorComm
 from ._errors import ApiError, DispatcherClosed, LocalProtocolError, RemoteProtocolError, TrioCoordError
 from ._logging import SocketLogHandler
@@ -145,7 +145,7 @@ class ServeOptions(Record):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeOptions:
-        """Defaults, with ``TRIO_COORD_GRACE_PERIOD`` and ``TRIO_COORD_TERMINAL_TIMEOUT`` applied.
+        """Defaults, with ``TRIO_COORD_GRACE_PERIOD``, ``_TERMINAL_TIMEOUT`` and ``_REQUEST_TIMEOUT`` applied.
 
         Raises:
             ValueError: naming the variable, when a value is not a positive
@@ -156,6 +156,7 @@ class ServeOptions(Record):
             defaults,
             grace_period=seconds_from_env("TRIO_COORD_GRACE_PERIOD", defaults.grace_period, env),
             terminal_timeout=seconds_from_env("TRIO_COORD_TERMINAL_TIMEOUT", defaults.terminal_timeout, env),
+            request_timeout=seconds_from_env("TRIO_COORD_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT, env),
         )
 
 
