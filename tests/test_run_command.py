@@ -232,8 +232,8 @@ def test_a_packed_bundle_file_runs_as_a_child_per_try(tmp_path: Path) -> None:
     result = cli(str(packed), "example_retry", "flaky", "--retries", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines.index("try 1: up_for_retry (exit code 0)") < lines.index("── try 2 of at most 3 ──")
-    assert "state: success (exit code 0) after 2 tries" in lines
+    assert lines.index("try 1: up_for_retry (runtime exit code 0)") < lines.index("── try 2 of at most 3 ──")
+    assert "state: success after 2 tries (runtime exit code 0; this command exits 0)" in lines
     assert "xcom attempt: 2" in lines
     chained = cli(str(packed), "example_etl", "transform", "--xcom", "extract=[1, 2, 3]")
     assert chained.returncode == 0, chained.stdout + chained.stderr
