@@ -63,7 +63,7 @@ from ._messages import (
 )
 from ._redact import redact
 
-__all__ = ["MAX_REASON_LENGTH", "describe_exception", "run_task"]
+__all__ = ["MAX_REASON_LENGTH", "describe_exception", "failure_terminal", "run_task"]
 
 logger = logging.getLogger("trio_coord.runner")
 
@@ -137,7 +137,8 @@ def _control_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-def _failure(details: StartupDetails, reason: str) -> TerminalMessage:
+def failure_terminal(details: StartupDetails, reason: str) -> TerminalMessage:
+    """``RetryTask(reason)`` when the run may retry, else ``TaskState(failed)``."""
     if details.ti_context.should_retry:
         return RetryTask(retry_reason=reason)
     return TaskState("failed")
@@ -209,7 +210,7 @@ async def run_task(
         if not scope.cancel_called:
             result.unwrap()  # a cancellation that is not ours: let it propagate
         logger.error("task %s.%s was cancelled before it finished", ti.dag_id, ti.task_id)
-        return _failure(details, "cancelled")
+        return failure_terminal(details, "cancelled")
     exc = _control_exception(error)
     if isinstance(exc, Reschedule):
         logger.info(
@@ -252,4 +253,4 @@ async def run_task(
         more = len(real_errors) - 1
         reason = _bounded(f"{reason} (and {more} more in {describe_exception(error)})")
     logger.error("task %s.%s failed: %s", ti.dag_id, ti.task_id, reason, exc_info=error)
-    return _failure(details, reason)
+    return failure_terminal(details, reason)

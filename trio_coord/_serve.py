@@ -74,9 +74,9 @@ from ._client import DEFAULT_REQUEST_TIMEOUT, CoordinatorClient, seconds_from_en
 from ._comm import CoordinatorComm
 from ._errors import ApiError, DispatcherClosed, LocalProtocolError, RemoteProtocolError, TrioCoordError
 from ._logging import SocketLogHandler
-from ._messages import RetryTask, StartupDetails, TaskState, TerminalMessage
+from ._messages import StartupDetails, TerminalMessage
 from ._record import Record, replace
-from ._runner import describe_exception, run_task
+from ._runner import describe_exception, failure_terminal, run_task
 from ._terminal import TerminalGate, TerminalPhase, write_frame_blocking
 
 __all__ = ["ServeOptions", "parse_address", "serve"]
@@ -482,7 +482,7 @@ class _Session:
         if comm is None or details is None or stream is None or frame_id is None:
             problem += " before it started"
         else:
-            terminal = _failure_terminal(details, f"the task blocked the event loop after {reason}")
+            terminal = failure_terminal(details, f"the task blocked the event loop after {reason}")
             phase = self.gate.phase
             if phase is not TerminalPhase.NONE:
                 problem += f" after its terminal message was {phase.name.lower()}"
@@ -523,7 +523,7 @@ class _Session:
             logger.error(
                 "task %s.%s not started: %s before it could start", ti.dag_id, ti.task_id, self.stopper.reason
             )
-            return await self._deliver_terminal(client, _failure_terminal(details, "cancelled"))
+            return await self._deliver_terminal(client, failure_terminal(details, "cancelled"))
         logger.info(
             "starting task %s.%s run %s (try %d) from bundle %s %s",
             ti.dag_id,
@@ -554,7 +554,7 @@ class _Session:
             except Exception as exc:  # a bug of ours: the run is still reported
                 logger.critical("trio_coord failed while running the task", exc_info=exc)
                 terminals.append(
-                    _failure_terminal(details, f"trio_coord internal error: {describe_exception(exc)}")
+                    failure_terminal(details, f"trio_coord internal error: {describe_exception(exc)}")
                 )
             task_done.set()
 
@@ -578,7 +578,7 @@ class _Session:
                 self.options.grace_period,
                 self.stopper.reason,
             )
-            terminal = _failure_terminal(
+            terminal = failure_terminal(
                 details, "the task did not stop within the grace period after cancellation"
             )
         code = await self._deliver_terminal(client, terminal)
@@ -619,7 +619,7 @@ class _Session:
                     logger.error("could not encode %s: %s", attempt.describe(), exc)
                     if attempt is terminal:
                         reason = f"could not encode {terminal.type_name}: {describe_exception(exc)}"
-                        attempts.append(_failure_terminal(details, reason))
+                        attempts.append(failure_terminal(details, reason))
                 except TrioCoordError as exc:
                     _report_fatal(f"could not deliver {attempt.describe()}: {exc}")
                     return gate.exit_code()
@@ -653,12 +653,6 @@ class _Session:
                     f"could not deliver {terminal.describe()} within {self.options.terminal_timeout:g} s"
                 )
         return gate.exit_code()
-
-
-def _failure_terminal(details: StartupDetails, reason: str) -> TerminalMessage:
-    if details.ti_context.should_retry:
-        return RetryTask(retry_reason=reason)
-    return TaskState("failed")
 
 
 async def _dial_both(
