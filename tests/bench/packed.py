@@ -56,7 +56,8 @@ class PackedStarts:
 
     def trial_start(self, variant: str) -> dict[str, float]:
         """T5's trial (runner.py) on a packed file: process start to the first frame."""
-        return Bench.trial_start(self, variant)  # type: ignore[arg-type]  # duck-typed: env, cwd, stderr_*
+        (start,) = Bench.run_starts(self, variant, 1)  # type: ignore[arg-type]  # duck-typed: env, cwd, stderr_*
+        return start
 
     def stderr_tail(self, lines: int = 30) -> str:
         self.stderr_log.flush()
