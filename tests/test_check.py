@@ -86,3 +86,23 @@ def test_the_json_report_is_what_dev_reads() -> None:
 
     assert document == {"ok": True, "queue": "trio", "stub_dags": ["orders"], "lines": report.lines()}
     assert isinstance(report, CheckReport)
+
+
+def test_a_mapped_stub_is_a_stub() -> None:
+    """A ``@task.stub`` expanded with ``.expand()`` parses as a MappedOperator; its class says so."""
+    from trio_coord._check import is_stub
+
+    class StubOperator:
+        is_stub = True
+
+    class PythonOperator:
+        pass
+
+    class MappedOperator:
+        def __init__(self, operator_class: type) -> None:
+            self.operator_class = operator_class
+
+    assert is_stub(StubOperator())
+    assert is_stub(MappedOperator(StubOperator))
+    assert not is_stub(PythonOperator())
+    assert not is_stub(MappedOperator(PythonOperator))

@@ -221,6 +221,17 @@ def compare(parsed: ParsedDags, bundle: Bundle, queue: str = DEFAULT_QUEUE) -> C
     )
 
 
+def is_stub(task: object) -> bool:
+    """Whether an Airflow task is a ``@task.stub``: a plain one, or one mapped with ``.expand()``.
+
+    A mapped task is a ``MappedOperator`` that keeps the class it will build
+    in ``operator_class``; only that class says whether it is a stub.
+    """
+    if getattr(task, "is_stub", False):
+        return True
+    return bool(getattr(getattr(task, "operator_class", None), "is_stub", False))
+
+
 @contextlib.contextmanager
 def _airflow_home() -> Iterator[None]:
     """Keep Airflow's import from writing ``~/airflow``: a throwaway home unless one is set."""
@@ -249,10 +260,7 @@ def parse_dags(dags_folder: Path) -> ParsedDags:
 
         bag = DagBag(dag_folder=str(dags_folder))
         dags = {
-            dag_id: {
-                task.task_id: TaskInfo(queue=str(task.queue), stub=bool(getattr(task, "is_stub", False)))
-                for task in dag.tasks
-            }
+            dag_id: {task.task_id: TaskInfo(queue=str(task.queue), stub=is_stub(task)) for task in dag.tasks}
             for dag_id, dag in bag.dags.items()
         }
         return ParsedDags(dags, {str(path): str(error) for path, error in bag.import_errors.items()})

@@ -45,6 +45,8 @@ from .timings import record, timed
 DAG_IDS = ("example_mixed", "example_retry", "e2e_no_bundle", "e2e_queue_typo")
 #: The Dags whose stub tasks go to queue "trio": the ones dev unpauses.
 TRIO_DAG_IDS = ("e2e_no_bundle", "example_mixed", "example_retry")
+#: Parsed but not triggered here (the Celery run triggers it): its mapped stubs go to queue "trio" too.
+MAPPED_DAG_ID = "example_mapped"
 
 #: What dev creates through the REST API before the runs start (--var, --conn).
 GREETING = "hello from the REST API"
@@ -244,7 +246,7 @@ def test_dev_reported_what_check_found_and_unpaused_only_the_trio_dags(airflow: 
     assert "bundle Dag example_etl (extract, load, transform) has no stubs" in output, output
     # The Dags whose stub tasks go to queue trio were unpaused; the one on another queue was not.
     assert airflow.paused_at_start == {dag_id: dag_id not in TRIO_DAG_IDS for dag_id in DAG_IDS}
-    for dag_id in TRIO_DAG_IDS:
+    for dag_id in (*TRIO_DAG_IDS, MAPPED_DAG_ID):
         assert f"unpaused Dag {dag_id} (its stub tasks run on queue 'trio')" in output, output
     assert "set variable example_greeting" in output
     assert "set connection example_warehouse" in output
