@@ -156,8 +156,11 @@ class DevProcess:
         print(f"[e2e] started dev: pid {self.process.pid}, output {output}", flush=True)
 
     def output(self) -> str:
-        """Everything ``dev`` printed so far."""
-        return self.output_path.read_text(encoding="utf-8", errors="replace")
+        """Everything ``dev`` printed so far (a note if its file was removed with the deployment)."""
+        try:
+            return self.output_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return f"(dev's output {self.output_path} is gone: the deployment's folder was removed)\n"
 
     def wait_for_output(
         self, pattern: str, *, timeout: float, explain: Callable[[], str] = lambda: ""
