@@ -16,7 +16,6 @@ and a message naming what was wrong.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import struct
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from ._errors import TrioCoordError
+from ._record import Record
 
 __all__ = [
     "FOOTER_MAGIC",
@@ -89,8 +89,7 @@ class PackUsageError(PackError):
     """The inputs of ``pack`` or ``inspect`` are wrong (a usage error: exit code 2)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Trailer:
+class Trailer(Record):
     """The 64-byte trailer at the end of a bundle.
 
     Attributes:
@@ -156,8 +155,7 @@ class Trailer:
         return cls(source_len, metadata_len, bytes(digest), footer_ver)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleLayout:
+class BundleLayout(Record):
     """Where the regions of a bundle of ``file_size`` bytes are, per its trailer.
 
     Create it with :meth:`locate`.
@@ -220,8 +218,7 @@ def assemble(launcher: bytes, source: bytes, metadata: bytes) -> bytes:
 # ---------------------------------------------------------------------------- reading a file
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BundleFile:
+class BundleFile(Record):
     """A bundle whose trailer and launcher hash were checked.
 
     Attributes:

@@ -34,9 +34,6 @@ module is run without ``FILE ATTR``.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -44,12 +41,17 @@ import re
 import sys
 import types
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final, cast
 
 from ._bundle_file import BundleFormatError, bundle_from_bytes, decode_metadata, read_bundle
-from ._cli import build_parser, main as cli_main
+from ._cli import build_parser, main as cli_main, plain_serve_arguments
 from ._loader import BundleLoadError, load_bundle
-from ._metadata import build_manifest, dump_manifest, load_manifest, manifest_problems, parse_manifest_format
+from ._metadata import load_manifest, manifest_problems
+from ._record import Record
+
+if TYPE_CHECKING:
+    import argparse
+    from importlib.abc import Loader
 
 __all__ = ["PackedBundle", "main", "open_packed"]
 
@@ -57,8 +59,7 @@ __all__ = ["PackedBundle", "main", "open_packed"]
 MODULE_PREFIX: Final = "_trio_coord_packed_"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PackedBundle:
+class PackedBundle(Record):
     """A packed bundle file, checked and read.
 
     Attributes:
@@ -106,8 +107,13 @@ class PackedBundle:
         return f"{self.module_name}:{attr}"
 
 
-class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
-    """Finder and loader of exactly one module whose source is in memory."""
+class _EmbeddedModule:
+    """Finder and loader of exactly one module whose source is in memory.
+
+    It implements the finder and loader protocols directly rather than through
+    ``importlib.abc``, whose import (it pulls in ``importlib.resources``) every
+    packed task start would pay.
+    """
 
     def __init__(self, name: str, source: bytes, filename: str) -> None:
         self.name = name
@@ -122,7 +128,8 @@ class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.name:
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, self, origin=self.filename)
+        loader = cast("Loader", self)  # the protocol, not the base class
+        spec = importlib.machinery.ModuleSpec(fullname, loader, origin=self.filename)
         spec.has_location = True  # sets __file__, so code that reads it keeps working
         return spec
 
@@ -139,6 +146,12 @@ class _EmbeddedModule(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
         if fullname != self.name:
             raise ImportError(f"{fullname!r} is not the embedded module", name=fullname)
         return compile(self.source, self.filename, "exec", dont_inherit=True)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        exec(self.get_code(module.__name__), module.__dict__)  # noqa: S102 - the bundle's own code
 
 
 def open_packed(path: str, *, data: bytes | None = None, module: str | None = None) -> PackedBundle:
@@ -196,7 +209,9 @@ def main(argv: Sequence[str] | None = None, *, module: str | None = None, data: 
         return 1
     spec = packed.install(attr)
     serve_argv = ["serve", spec, *rest]
-    parser = build_parser()
+    if plain_serve_arguments(serve_argv) is not None:  # what the supervisor runs: no argparse
+        return cli_main(serve_argv)
+    parser = build_parser(only="serve")
     parsed = parser.parse_args(serve_argv)
     if parsed.airflow_metadata:
         return _print_manifest(parser, parsed, packed, spec)
@@ -207,6 +222,8 @@ def _print_manifest(
     parser: argparse.ArgumentParser, parsed: argparse.Namespace, packed: PackedBundle, spec: str
 ) -> int:
     # The same checks, in the same order, as `serve --airflow-metadata`.
+    from ._metadata import build_manifest, dump_manifest, parse_manifest_format
+
     if parsed.comm or parsed.logs:
         parser.error("--airflow-metadata cannot be combined with --comm/--logs")
     try:
