@@ -145,6 +145,21 @@ def _argv(command: str) -> list[str]:
     raise AssertionError(f"a transcript can only run python -m trio_coord and pytest, not {command!r}")
 
 
+def run_documented(command: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run a documented command in ``folder`` as the page shows it; output and errors in one stream."""
+    return subprocess.run(
+        _argv(command),
+        cwd=folder,
+        env=_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+
 def run_transcript(steps: list[Step], folder: Path, where: str) -> None:
     last_code: int | None = None
     for index, step in enumerate(steps):
@@ -159,17 +174,7 @@ def run_transcript(steps: list[Step], folder: Path, where: str) -> None:
                 (folder / name).mkdir(parents=True, exist_ok=True)
             last_code = 0
             continue
-        done = subprocess.run(
-            _argv(step.command),
-            cwd=folder,
-            env=_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
+        done = run_documented(step.command, folder)
         last_code = done.returncode
         if following != "echo $?":
             assert done.returncode == 0, f"{where}: {step.command!r} exited {done.returncode}:\n{done.stdout}"
@@ -226,17 +231,8 @@ def _block_starting(page: Path, info: str, start: str) -> Block:
 def test_testing_md_chained_commands_run(tmp_path: Path) -> None:
     block = next(b for b in blocks(DOCS / "testing.md") if b.info == "console" and "--state s.json" in b.body)
     for command in _trio_coord_commands(block):
-        done = subprocess.run(
-            _argv(command),
-            cwd=tmp_path,
-            env=_environment(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        done = run_documented(command, tmp_path)
+        assert done.returncode == 0, done.stdout
     state = json.loads((tmp_path / "s.json").read_text())
     assert {"task_id": "transform", "key": "row_count", "value": 2}.items() <= next(
         x for x in state["xcoms"] if x["key"] == "row_count"
@@ -272,17 +268,7 @@ async def test_testing_md_scenario_holds(tmp_path: Path) -> None:
 def test_readme_quick_start_command_runs(tmp_path: Path) -> None:
     (block, *_) = [b for b in blocks(README) if b.info == "console" and "trio_coord run" in b.body]
     command = block.body.strip().split(" && ", 1)[1]  # after the pip install
-    done = subprocess.run(
-        _argv(command),
-        cwd=tmp_path,
-        env=_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    done = run_documented(command, tmp_path)
     assert done.returncode == 0, done.stdout
     assert_shown(
         [
@@ -304,17 +290,7 @@ def test_readme_pytest_example_runs_as_written(tmp_path: Path) -> None:
     command = command_block.body.strip().split(" && ", 1)[1]  # after the pip install
     assert command == "pytest test_etl.py"
 
-    done = subprocess.run(
-        _argv(command),
-        cwd=tmp_path,
-        env=_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    done = run_documented(command, tmp_path)
 
     assert done.returncode == 0, done.stdout
     assert_shown(["...1 passed in ..."], done.stdout, "README's pytest example")
