@@ -25,7 +25,7 @@ from trio_coord import (
 from trio_coord._framing import FrameDecoder, decode_request, encode_response, frame_prefix
 from trio_coord._messages import RetryTask, StartupDetails, SucceedTask, TaskState, TerminalMessage
 from trio_coord._runner import MAX_REASON_LENGTH, describe_exception, run_task
-from trio_coord._serve import ServeOptions, _dial_both
+from trio_coord._serve import ServeOptions, _dial_both, _Stopper
 from trio_coord._terminal import TerminalGate, TerminalPhase
 from trio_coord.testing import EmbeddedSupervisor
 
@@ -297,7 +297,7 @@ async def test_a_stop_while_dialling_propagates_and_closes_what_was_open(
     port = listener.socket.getsockname()[1]
 
     async def fake_dial(
-        address: tuple[str, int], what: str, seconds: float, stopper: object = None
+        address: tuple[str, int], what: str, seconds: float, stopper: _Stopper
     ) -> trio.SocketStream:
         if what == "logs":
             await trio.sleep_forever()  # the logs socket never connects
@@ -310,7 +310,7 @@ async def test_a_stop_while_dialling_propagates_and_closes_what_was_open(
         async with trio.open_nursery() as nursery:
 
             async def dial() -> None:
-                await _dial_both(("127.0.0.1", port), ("127.0.0.1", port), ServeOptions())
+                await _dial_both(("127.0.0.1", port), ("127.0.0.1", port), ServeOptions(), _Stopper(1.0))
                 raise AssertionError("a cancelled dial must not return normally")
 
             nursery.start_soon(dial)

@@ -169,23 +169,17 @@ def _report_fatal(message: str) -> None:
     print(f"trio_coord: error: {message}", file=sys.stderr, flush=True)
 
 
-async def _dial(
-    address: tuple[str, int], what: str, seconds: float, stopper: _Stopper | None = None
-) -> trio.SocketStream:
+async def _dial(address: tuple[str, int], what: str, seconds: float, stopper: _Stopper) -> trio.SocketStream:
     host, port = address
-    with trio.move_on_after(seconds) as scope, _shortened(stopper, scope):
+    with trio.move_on_after(seconds) as scope, stopper.shortened_by_stop(scope):
         try:
             return await trio.open_tcp_stream(host, port)
         except OSError as exc:
             raise _Fatal(f"cannot connect the {what} socket to {host}:{port}: {exc}") from exc
     assert scope.cancelled_caught
-    if stopper is not None and stopper.reason is not None:
+    if stopper.reason is not None:
         raise _Fatal(f"{stopper.reason} before the {what} socket to {host}:{port} connected")
     raise _Fatal(f"cannot connect the {what} socket to {host}:{port}: timed out after {seconds:g} s")
-
-
-def _shortened(stopper: _Stopper | None, scope: trio.CancelScope) -> contextlib.AbstractContextManager[None]:
-    return contextlib.nullcontext() if stopper is None else stopper.shortened_by_stop(scope)
 
 
 async def serve(
@@ -659,7 +653,7 @@ async def _dial_both(
     comm_address: tuple[str, int],
     logs_address: tuple[str, int],
     options: ServeOptions,
-    stopper: _Stopper | None = None,
+    stopper: _Stopper,
 ) -> tuple[trio.SocketStream, trio.SocketStream | None]:
     """Dial both sockets at once; a logs socket that cannot be reached is ``None``.
 
