@@ -201,7 +201,7 @@ def e2e_celery(session: nox.Session) -> None:
         f"[e2e] install apache-airflow[celery,postgres]=={AIRFLOW_VERSION} and trio_coord took {took:.1f} s"
     )
     session.env["TRIO_COORD_E2E_CELERY"] = "1"
-    _pytest(session, "tests/e2e/celery", "-s")
+    _pytest(session, "tests/e2e/celery", "-s", "-o", "faulthandler_timeout=900")
 
 
 @nox.session

@@ -20,7 +20,15 @@ import trio
 
 from trio_coord import _dev
 from trio_coord._dev import ChildDied, Children
-from trio_coord._dev_config import DevLayout, DevSecrets, child_environment, read_secrets, render_airflow_cfg
+from trio_coord._dev_config import (
+    DevLayout,
+    DevSecrets,
+    airflow_settings,
+    child_environment,
+    read_secrets,
+    render_airflow_cfg,
+    settings_as_environment,
+)
 
 HAS_AIRFLOW = importlib.util.find_spec("airflow") is not None
 
@@ -60,6 +68,25 @@ def test_airflow_cfg_holds_the_whole_deployment(tmp_path: Path) -> None:
         }
     }
     assert json.loads(cfg["sdk"]["queue_to_coordinator"]) == {"trio": "trio"}
+
+
+def test_the_environment_form_holds_the_same_settings_as_the_file(tmp_path: Path) -> None:
+    # The e2e suite's process-by-process deployments pass these as AIRFLOW__… variables;
+    # Airflow reads AIRFLOW__{SECTION}__{KEY} for [section] key.
+    keys = DevSecrets("jwt", "key", "fernet")
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read_string(render_airflow_cfg(layout(tmp_path), keys))
+    from_file = {
+        f"AIRFLOW__{section.upper()}__{option.upper()}": value
+        for section in cfg.sections()
+        for option, value in cfg[section].items()
+    }
+
+    env = settings_as_environment(airflow_settings(layout(tmp_path), keys))
+
+    assert env == from_file
+    assert env["AIRFLOW__SDK__QUEUE_TO_COORDINATOR"] == '{"trio": "trio"}'
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "jwt"
 
 
 def test_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:

@@ -31,9 +31,11 @@ __all__ = [
     "COORDINATOR_CLASSPATH",
     "DevLayout",
     "DevSecrets",
+    "airflow_settings",
     "child_environment",
     "read_secrets",
     "render_airflow_cfg",
+    "settings_as_environment",
 ]
 
 COORDINATOR_CLASSPATH: Final = "airflow.sdk.coordinators.executable.ExecutableCoordinator"
@@ -144,14 +146,17 @@ def _check_value(name: str, value: str) -> str:
     return value
 
 
-def render_airflow_cfg(layout: DevLayout, keys: DevSecrets) -> str:
-    """The whole ``airflow.cfg`` of the deployment.
+def airflow_settings(layout: DevLayout, keys: DevSecrets) -> dict[str, dict[str, str]]:
+    """Every setting of the deployment, by ``airflow.cfg`` section and option.
+
+    :func:`render_airflow_cfg` writes them as the file; :func:`settings_as_environment`
+    turns them into ``AIRFLOW__SECTION__OPTION`` variables (how the e2e suite
+    builds deployments ``dev`` does not start, on the same settings).
 
     Raises:
-        ValueError: a path cannot be written to airflow.cfg (it contains
-            ``%`` or a line break).
+        ValueError: a path or the queue cannot be written to airflow.cfg (it
+            contains ``%`` or a line break).
     """
-    home = _check_value("--home", str(layout.home))
     dags = _check_value("--dags-folder", str(layout.dags_folder))
     queue = _check_value("--queue", layout.queue)
     coordinators = {
@@ -160,7 +165,7 @@ def render_airflow_cfg(layout: DevLayout, keys: DevSecrets) -> str:
             "kwargs": {"executables_root": [str(layout.executables_root)]},
         }
     }
-    sections: dict[str, dict[str, str]] = {
+    return {
         "core": {
             "dags_folder": dags,
             "load_examples": "False",
@@ -197,11 +202,30 @@ def render_airflow_cfg(layout: DevLayout, keys: DevSecrets) -> str:
             "queue_to_coordinator": json.dumps({queue: queue}),
         },
     }
+
+
+def settings_as_environment(settings: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The settings as Airflow's ``AIRFLOW__SECTION__OPTION`` environment variables."""
+    return {
+        f"AIRFLOW__{section.upper()}__{option.upper()}": value
+        for section, options in settings.items()
+        for option, value in options.items()
+    }
+
+
+def render_airflow_cfg(layout: DevLayout, keys: DevSecrets) -> str:
+    """The whole ``airflow.cfg`` of the deployment (:func:`airflow_settings`, as a file).
+
+    Raises:
+        ValueError: a path cannot be written to airflow.cfg (it contains
+            ``%`` or a line break).
+    """
+    home = _check_value("--home", str(layout.home))
     lines = [
         "# Written by `python -m trio_coord dev` and rewritten at each start (the secrets are kept).",
         f"# Use it from another shell with: export AIRFLOW_HOME={home}",
     ]
-    for section, options in sections.items():
+    for section, options in airflow_settings(layout, keys).items():
         lines.append("")
         lines.append(f"[{section}]")
         lines.extend(f"{name} = {value}" for name, value in options.items())

@@ -115,7 +115,6 @@ class CeleryDeployment(Deployment):
                 "AIRFLOW__CORE__PARALLELISM": "64",
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "trio_coord_e2e_identity.hostname",
-                "AIRFLOW__CORE__FERNET_KEY": "x1HuC9iRMxd7Y5yjq7S8uEJFTkOrk0TU3ZqmmgCCBZU=",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "PYTHONPATH": str(self.python_path),

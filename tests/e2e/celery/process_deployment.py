@@ -20,11 +20,13 @@ session installs into this interpreter's venv):
   recorded, its output written to ``<workdir>/logs/<name>.log``.
 
 Every process gets the same environment (:meth:`Deployment.environment`): the
-``[sdk] coordinators`` / ``queue_to_coordinator`` settings that route queue
-``trio`` to Airflow's own ``ExecutableCoordinator`` scanning
-``<workdir>/executable-bundles``, one JWT secret and one API secret key, free
-loopback ports, and nothing inherited from the caller's ``AIRFLOW*``
-variables.
+settings ``python -m trio_coord dev`` writes into its airflow.cfg, built by the
+same function (``trio_coord._dev_config.airflow_settings``) and passed as
+``AIRFLOW__…`` variables: the ``[sdk] coordinators`` / ``queue_to_coordinator``
+settings that route queue ``trio`` to Airflow's own ``ExecutableCoordinator``
+scanning ``<home>/executable-bundles``, one JWT secret, API secret key and
+Fernet key, free loopback ports, and nothing inherited from the caller's
+``AIRFLOW*`` variables.
 
 Every wait is bounded and fails with :class:`DeploymentError`, whose message
 ends with the tail of the server logs that explain it. :meth:`Deployment.stop`
@@ -56,6 +58,14 @@ from pathlib import Path
 from typing import Final
 
 import httpx  # noqa: ASYNC127 - a blocking client on purpose: these tests are synchronous
+
+from trio_coord._dev_config import (
+    DevLayout,
+    DevSecrets,
+    airflow_settings,
+    child_environment,
+    settings_as_environment,
+)
 
 from ..deployment import DagRunResult, DeploymentError, RestClient, tail, wait_for
 from ..timings import timed
@@ -192,6 +202,9 @@ class Deployment:
     rest: RestClient | None = None
     api_port: int = 0
     log_server_port: int = 0
+    trigger_log_server_port: int = 0
+    #: The JWT secret, API secret key and Fernet key every process shares.
+    secrets: DevSecrets = field(default_factory=DevSecrets.generate)
     bundle_path: Path | None = None
 
     # ---------------------------------------------------------------- layout
@@ -208,8 +221,8 @@ class Deployment:
 
     @property
     def executables_root(self) -> Path:
-        """The folder ``ExecutableCoordinator`` scans for packed bundles."""
-        return self.workdir / "executable-bundles"
+        """The folder ``ExecutableCoordinator`` scans for packed bundles (``dev``'s place for it)."""
+        return self.layout.executables_root
 
     @property
     def server_logs(self) -> Path:
@@ -221,43 +234,31 @@ class Deployment:
         """The api-server's root URL."""
         return f"http://127.0.0.1:{self.api_port}"
 
-    def environment(self) -> dict[str, str]:
-        """The environment every Airflow process of this deployment runs with."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        coordinators = {
-            QUEUE: {
-                "classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator",
-                "kwargs": {"executables_root": [str(self.executables_root)]},
-            }
-        }
-        env.update(
-            {
-                "AIRFLOW_HOME": str(self.home),
-                # Where the self-contained bundle installs its wheels on first start (not ~/.cache).
-                "TRIO_COORD_CACHE_DIR": str(self.home / "trio-coord-cache"),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "socket.gethostname",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-                "AIRFLOW__API__HOST": "127.0.0.1",
-                "AIRFLOW__API__PORT": str(self.api_port),
-                "AIRFLOW__API__WORKERS": "1",
-                # One secret for every process: the api-server signs the workers' tokens.
-                "AIRFLOW__API_AUTH__JWT_SECRET": "trio_coord-e2e-jwt-secret-not-for-production",
-                "AIRFLOW__API__SECRET_KEY": "trio_coord-e2e-api-secret-key-not-for-production",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_port),
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                # The supervisor notices a finished task within 1 s instead of 5 s.
-                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-                "AIRFLOW__SDK__COORDINATORS": json.dumps(coordinators),
-                "AIRFLOW__SDK__QUEUE_TO_COORDINATOR": json.dumps({QUEUE: QUEUE}),
-                "PYTHONUNBUFFERED": "1",
-            }
+    @property
+    def layout(self) -> DevLayout:
+        """The deployment's folders and ports, as ``python -m trio_coord dev`` describes its own."""
+        return DevLayout(
+            home=self.home,
+            dags_folder=self.dags_folder,
+            queue=QUEUE,
+            api_port=self.api_port,
+            worker_log_port=self.log_server_port,
+            trigger_log_port=self.trigger_log_server_port,
         )
+
+    def environment(self) -> dict[str, str]:
+        """The environment every Airflow process of this deployment runs with.
+
+        The settings are the ones ``python -m trio_coord dev`` writes into its
+        airflow.cfg (:func:`trio_coord._dev_config.airflow_settings`), passed as
+        ``AIRFLOW__SECTION__OPTION`` variables, with one change: the Dags start
+        unpaused (``dev`` unpauses them itself). The caller's ``AIRFLOW*``
+        variables are dropped, as ``dev`` drops them.
+        """
+        settings = airflow_settings(self.layout, self.secrets)
+        settings["core"]["dags_are_paused_at_creation"] = "False"
+        env = child_environment(os.environ, self.home)
+        env.update(settings_as_environment(settings))
         return env
 
     # ---------------------------------------------------------------- steps
@@ -297,10 +298,10 @@ class Deployment:
             folder.mkdir(parents=True, exist_ok=True)
         for source in self.dag_files:
             shutil.copy(source, self.dags_folder / source.name)
-        self.api_port = free_port()
-        self.log_server_port = free_port()
-        while self.log_server_port == self.api_port:
-            self.log_server_port = free_port()
+        ports: set[int] = set()
+        while len(ports) < 3:
+            ports.add(free_port())
+        self.api_port, self.log_server_port, self.trigger_log_server_port = sorted(ports)
 
     def pack(self, bundle: str, file_name: str) -> Path:
         """Pack ``bundle`` into the executables root with this venv's Python; check it."""
@@ -383,7 +384,7 @@ class Deployment:
 
     def _token(self) -> str | None:
         self._check_servers_alive()
-        passwords = self.home / "simple_auth_manager_passwords.json.generated"
+        passwords = self.layout.passwords_file
         try:
             password = json.loads(passwords.read_text(encoding="utf-8"))["admin"]
         except (FileNotFoundError, ValueError, KeyError):
