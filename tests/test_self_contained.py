@@ -475,6 +475,73 @@ def test_a_source_distribution_is_refused_without_allow_build(
     assert not (tmp_path / "x.bin").exists()
 
 
+async def test_allow_build_embeds_a_dependency_published_only_as_a_source_distribution(
+    tmp_path: Path, bare_python: Path, wheelhouse: Path, io_budget: None
+) -> None:
+    # pip builds the sdist with its declared backend (flit_core, from the wheelhouse: no network).
+    sdists = tmp_path / "sdists"
+    sdists.mkdir()
+    _write_flit_sdist(sdists, "onlysdist", "1.0", "VALUE = 'built from a source distribution'\n")
+    bundle = tmp_path / "uses_sdist.py"
+    bundle.write_text(
+        "from trio_coord import Bundle, TaskContext\n"
+        "bundle = Bundle('uses_sdist', '1.0')\n"
+        "dag = bundle.dag('uses_sdist')\n"
+        "@dag.task\n"
+        "async def value(ctx: TaskContext) -> dict[str, str]:\n"
+        "    import onlysdist  # not installed where pack runs, which imports this module\n"
+        "    return {'value': onlysdist.VALUE, 'file': onlysdist.__file__}\n"
+    )
+    dependencies = Dependencies(
+        requirements=("onlysdist",),
+        allow_build=True,
+        find_links=(str(wheelhouse), str(sdists)),
+        no_index=True,
+    )
+    result = pack(
+        f"{bundle}:bundle",
+        tmp_path / "uses_sdist.bin",
+        interpreter=str(bare_python),
+        dependencies=dependencies,
+    )
+    assert [item.name for item in result.embedded if item.name.startswith("onlysdist-1.0-")] != []
+    bundle.unlink()  # the packed file carries the task module and the built wheel
+    cache = tmp_path / "cache"
+
+    run_ = await EmbeddedSupervisor().run_command(
+        [str(result.path)], "uses_sdist", "value", env=clean_env(**{_boot.CACHE_DIR_ENV: str(cache)})
+    )
+
+    assert (run_.exit_code, run_.state) == (0, "success"), run_.output
+    value = run_.xcom()
+    assert isinstance(value, dict)
+    assert value["value"] == "built from a source distribution"
+    (entry,) = entries(cache)
+    assert str(value["file"]).startswith(f"{entry}/site/")
+
+
+def _write_flit_sdist(folder: Path, name: str, version: str, source: str) -> None:
+    """A source distribution (no wheel anywhere) whose pyproject.toml builds it with flit_core."""
+    import io
+    import tarfile
+
+    files = {
+        f"{name}-{version}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}/pyproject.toml": (
+            '[build-system]\nrequires = ["flit_core>=3.2"]\nbuild-backend = "flit_core.buildapi"\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\ndescription = "a test sdist"\n'
+        ),
+        f"{name}-{version}/{name}.py": source,
+    }
+    with tarfile.open(folder / f"{name}-{version}.tar.gz", "w:gz") as archive:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            info.mtime = 1_700_000_000  # a wheel (zip) cannot hold a time before 1980
+            archive.addfile(info, io.BytesIO(data))
+
+
 def _write_sdist(folder: Path, name: str, version: str) -> None:
     import io
     import tarfile

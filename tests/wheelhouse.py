@@ -7,7 +7,8 @@ no network. Run directly, pytest fetches them into a temporary folder itself.
 
 Two sets: for this interpreter, and for CPython :data:`FOREIGN_VERSION` on
 ``manylinux_2_17`` of this machine, to pack for an interpreter that is not
-here. The tests' bundles import ``six``, a small pure-Python library.
+here. The tests' bundles import ``six``, a small pure-Python library; ``flit_core``
+is the build backend of the source distribution the ``--allow-build`` test builds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from trio_coord._wheels import RUNTIME_REQUIREMENTS, platform_tags
 WHEELHOUSE_ENV = "TRIO_COORD_TEST_WHEELHOUSE"
 #: What the tests embed besides trio_coord's own dependencies.
 EXTRA_REQUIREMENTS = ("six",)
+#: The build backend of the source distribution ``pack --allow-build`` builds offline (this interpreter only).
+BUILD_REQUIREMENTS = ("flit_core",)
 #: A CPython the tests pack for but never run.
 FOREIGN_VERSION = "3.12" if sys.version_info[:2] != (3, 12) else "3.13"
 
@@ -38,7 +41,9 @@ def fill(directory: Path) -> None:
     requirements = [*RUNTIME_REQUIREMENTS, *EXTRA_REQUIREMENTS]
     base = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--disable-pip-version-check"]
     base += ["--progress-bar", "off", "--quiet", "--dest", str(directory)]
-    subprocess.run([*base, *requirements], check=True, timeout=600, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [*base, *requirements, *BUILD_REQUIREMENTS], check=True, timeout=600, stdin=subprocess.DEVNULL
+    )
     nodot = FOREIGN_VERSION.replace(".", "")
     foreign = ["--python-version", FOREIGN_VERSION, "--implementation", "cp", "--abi", f"cp{nodot}"]
     foreign += ["--abi", "abi3", "--abi", "none"]
