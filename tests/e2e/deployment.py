@@ -386,6 +386,8 @@ class Deployment:
 
     variables: Mapping[str, str] = field(default_factory=dict)
     connections: Mapping[str, str] = field(default_factory=dict)
+    #: The api-server's port (``dev --port``); ``None`` lets ``dev`` pick a free one.
+    api_port: int | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trio_coord_e2e_")))
     dev: DevProcess | None = None
     rest: RestClient | None = None
@@ -436,6 +438,8 @@ class Deployment:
             argv += ["--var", f"{key}={value}"]
         for conn_id, uri in self.connections.items():
             argv += ["--conn", f"{conn_id}={uri}"]
+        if self.api_port is not None:
+            argv += ["--port", str(self.api_port)]
         with timed("dev: pack, check, migrate, start 4 servers until healthy, unpause, set variables"):
             self.dev = DevProcess(argv, cwd=self.workdir, output=self.workdir / "dev.out")
             ready = self.dev.wait_for_output(
@@ -444,6 +448,8 @@ class Deployment:
                 explain=self.explain,
             )
         self.base_url = ready[1]
+        if self.api_port is not None and self.base_url != f"http://127.0.0.1:{self.api_port}":
+            raise DeploymentError(f"dev --port {self.api_port} is ready at {self.base_url} instead")
         print(f"[e2e] AIRFLOW_HOME={self.home}, {self.base_url}", flush=True)
         self.rest = RestClient(self.base_url, token(self.base_url, ready[2]))
         return self.rest

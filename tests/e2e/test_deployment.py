@@ -38,6 +38,8 @@ if importlib.util.find_spec("airflow") is None:
         raise RuntimeError("TRIO_COORD_E2E=1 but apache-airflow is not installed here (run nox -s e2e)")
     pytest.skip("needs apache-airflow==3.3.2 (nox -s e2e)", allow_module_level=True)
 
+from trio_coord._dev import free_port
+
 from .deployment import QUEUE, DagRunResult, Deployment, RestClient, living, seconds_between, wait_for
 from .timings import record, timed
 
@@ -101,7 +103,9 @@ def airflow(request: pytest.FixtureRequest) -> Iterator[Airflow]:
     """One real Airflow deployment (dev) for the module, with every Dag run already triggered."""
     session_start = time.monotonic()
     deployment = Deployment(
-        variables={"example_greeting": GREETING}, connections={"example_warehouse": WAREHOUSE_URI}
+        variables={"example_greeting": GREETING},
+        connections={"example_warehouse": WAREHOUSE_URI},
+        api_port=free_port(),  # dev --port, as a user who wants a fixed address runs it
     )
     failed = True
     try:
