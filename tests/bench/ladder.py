@@ -12,7 +12,8 @@ B  one task: ``os.write``, park in ``wait_readable``, ``os.readv``: the
 C  the design's minimal client (``design.py``, T1's base in ``nox -s bench``):
    the caller encodes and writes its frame with ``os.write``, a reader task
    parked in ``wait_readable`` reads with ``os.readv``, splits and decodes the
-   frame and routes the reply by id through a fresh one-slot memory channel
+   frame and routes the reply by id through a one-slot memory channel (reused
+   once its reply has arrived, as CoordinatorComm does)
 C2 C inside ``trio.move_on_after`` (what CoordinatorClient once did per request)
 D  ``CoordinatorComm.communicate``
 E  ``CoordinatorClient.get_variable`` (message validation, the timeout scope,
