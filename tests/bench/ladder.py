@@ -9,9 +9,12 @@ Each rung adds one layer to the one before:
 A  trio socket ``send`` / ``recv`` in one task (trio's own socket wrappers)
 B  one task: ``os.write``, park in ``wait_readable``, ``os.readv``: the
    least trio can do (what performance.md calls "0.92x the floor")
-C  B with a reader task routing the reply through a fresh one-slot memory
-   channel: the design's shape with nothing else
-C2 C inside ``trio.move_on_after`` (what CoordinatorClient does per request)
+C  the design's minimal client (``design.py``, T1's base in ``nox -s bench``):
+   the caller encodes and writes its frame with ``os.write``, a reader task
+   parked in ``wait_readable`` reads with ``os.readv``, splits and decodes the
+   frame and routes the reply by id through a one-slot memory channel (reused
+   once its reply has arrived, as CoordinatorComm does)
+C2 C inside ``trio.move_on_after`` (what CoordinatorClient once did per request)
 D  ``CoordinatorComm.communicate``
 E  ``CoordinatorClient.get_variable`` (message validation, the timeout scope,
    reply decoding)
@@ -23,11 +26,13 @@ P0 the bench's floor: a blocking socket, a window of 64, the refills for
    each read's replies sent with one ``sendall`` (no trio)
 P1 one trio task doing the same with ``os.write`` / ``wait_readable`` /
    ``os.readv``: the least trio can do
-P2 64 trio tasks, each registering a one-slot memory channel, writing its
-   frame with its own ``os.write`` and parking on the channel; a reader task
-   routes replies by id: the design's minimum, without coalescing
-P3 P2, but callers queue their frame and the reader writes every queued
-   frame with one ``os.write`` after each read (what ``CoordinatorComm`` does)
+P2 64 trio tasks calling the design's minimal client (``design.py``): each
+   registers a one-slot memory channel, writes its frame with its own
+   ``os.write`` and parks on the channel; a reader task routes replies by id:
+   the design's minimum, without coalescing (``design`` in T2)
+P3 the same shape written out here, but callers queue their frame and the
+   reader writes every queued frame with one ``os.write`` after each read
+   (what ``CoordinatorComm`` does)
 D  64 tasks calling ``CoordinatorComm.communicate``
 E  64 tasks calling ``CoordinatorClient.get_variable``
 
@@ -46,11 +51,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgpack
 import trio
 
 import trio_coord
+
+if TYPE_CHECKING:
+    from tests.bench.design import open_design_client
+else:  # ladder.py runs as a script: its directory is first on sys.path
+    from design import open_design_client
 
 PREFIX = struct.Struct(">I")
 BODY = {"type": "GetVariable", "key": "bench_var"}
@@ -83,41 +94,17 @@ async def rung_b(stream: trio.SocketStream, count: int) -> None:
         msgpack.unpackb(buf[4:got])
 
 
-async def _reader_rung(stream: trio.SocketStream, count: int, with_deadline: bool) -> None:
-    fd = stream.socket.fileno()
-    buf = memoryview(bytearray(65536))
-    pending: dict[int, trio.MemorySendChannel[object]] = {}
-
-    async def reader() -> None:
-        while True:
-            await trio.lowlevel.wait_readable(fd)
-            got = os.readv(fd, [buf])
-            reply = msgpack.unpackb(buf[4:got])
-            pending.pop(reply[0]).send_nowait(reply)
-
-    async def one(i: int) -> None:
-        send, receive = trio.open_memory_channel[object](1)
-        pending[i] = send
-        os.write(fd, _request(i))
-        await receive.receive()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(reader)
-        for i in range(count):
-            if with_deadline:
-                with trio.move_on_after(120):
-                    await one(i)
-            else:
-                await one(i)
-        nursery.cancel_scope.cancel()
-
-
 async def rung_c(stream: trio.SocketStream, count: int) -> None:
-    await _reader_rung(stream, count, with_deadline=False)
+    async with open_design_client(stream) as client:
+        for _ in range(count):
+            await client.request(BODY)
 
 
 async def rung_c2(stream: trio.SocketStream, count: int) -> None:
-    await _reader_rung(stream, count, with_deadline=True)
+    async with open_design_client(stream) as client:
+        for _ in range(count):
+            with trio.move_on_after(120):
+                await client.request(BODY)
 
 
 async def rung_d(stream: trio.SocketStream, count: int) -> None:
@@ -136,7 +123,7 @@ async def rung_e(stream: trio.SocketStream, count: int) -> None:
 RUNGS: dict[str, Callable[[trio.SocketStream, int], Awaitable[None]]] = {
     "A trio socket send/recv": rung_a,
     "B os.write + wait_readable + readv": rung_b,
-    "C B + reader task + memory channel": rung_c,
+    "C design.py: reader task + channels": rung_c,
     "C2 C + move_on_after": rung_c2,
     "D CoordinatorComm.communicate": rung_d,
     "E CoordinatorClient.get_variable": rung_e,
@@ -205,7 +192,18 @@ async def inflight_p1(stream: trio.SocketStream, count: int) -> None:
             sent += refill
 
 
-async def _inflight_tasks(stream: trio.SocketStream, count: int, coalesce: bool) -> None:
+async def inflight_p2(stream: trio.SocketStream, count: int) -> None:
+    async with open_design_client(stream) as client, trio.open_nursery() as nursery:
+
+        async def caller(per_task: int) -> None:
+            for _ in range(per_task):
+                await client.request(BODY)
+
+        for _ in range(WINDOW):
+            nursery.start_soon(caller, count // WINDOW)
+
+
+async def inflight_p3(stream: trio.SocketStream, count: int) -> None:
     fd = stream.socket.fileno()
     pending: dict[int, trio.MemorySendChannel[object]] = {}
     queued: list[bytes] = []
@@ -214,14 +212,13 @@ async def _inflight_tasks(stream: trio.SocketStream, count: int, coalesce: bool)
     async def reader() -> None:
         buf = bytearray()
         while True:
-            if coalesce:
-                # Let the woken callers queue their next frame (two scheduler batches, whatever
-                # order trio runs a batch in), then write them all at once.
-                await trio.lowlevel.checkpoint()
-                await trio.lowlevel.checkpoint()
-                if queued:
-                    os.write(fd, b"".join(queued))
-                    queued.clear()
+            # Let the woken callers queue their next frame (two scheduler batches, whatever
+            # order trio runs a batch in), then write them all at once.
+            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.checkpoint()
+            if queued:
+                os.write(fd, b"".join(queued))
+                queued.clear()
             await trio.lowlevel.wait_readable(fd)
             buf += os.read(fd, 65536)
             for reply in _frames(buf):
@@ -234,10 +231,7 @@ async def _inflight_tasks(stream: trio.SocketStream, count: int, coalesce: bool)
             frame_id, next_id = next_id, next_id + 1
             send, receive = trio.open_memory_channel[object](1)
             pending[frame_id] = send
-            if coalesce:
-                queued.append(_request(frame_id))
-            else:
-                os.write(fd, _request(frame_id))
+            queued.append(_request(frame_id))
             await receive.receive()
 
     async with trio.open_nursery() as nursery:
@@ -246,14 +240,6 @@ async def _inflight_tasks(stream: trio.SocketStream, count: int, coalesce: bool)
             for _ in range(WINDOW):
                 callers.start_soon(caller, count // WINDOW)
         nursery.cancel_scope.cancel()
-
-
-async def inflight_p2(stream: trio.SocketStream, count: int) -> None:
-    await _inflight_tasks(stream, count, coalesce=False)
-
-
-async def inflight_p3(stream: trio.SocketStream, count: int) -> None:
-    await _inflight_tasks(stream, count, coalesce=True)
 
 
 async def inflight_d(stream: trio.SocketStream, count: int) -> None:
@@ -282,7 +268,7 @@ async def inflight_e(stream: trio.SocketStream, count: int) -> None:
 INFLIGHT_RUNGS: dict[str, Callable[[trio.SocketStream, int], Awaitable[None]]] = {
     "P0 floor: blocking socket, window 64": inflight_p0,
     "P1 one trio task, window 64": inflight_p1,
-    "P2 64 tasks + reader + channels": inflight_p2,
+    "P2 64 tasks on design.py": inflight_p2,
     "P3 P2 + one write per read": inflight_p3,
     "D 64 x CoordinatorComm.communicate": inflight_d,
     "E 64 x CoordinatorClient.get_variable": inflight_e,

@@ -9,21 +9,27 @@ options. Every client and server is its own OS process on 127.0.0.1:
 * Variants of one figure run interleaved, round by round (A B C, B C A,
   C A B, ...: the starting variant rotates so no variant always runs first),
   and every target is a ratio taken per round, then summarised as the median
-  with the min and max over the rounds.
+  with the min and max over the rounds. Each figure names its *base*, what
+  trio_coord is gated against: the floor, except for T1 (``design``) and T4
+  (``json_handler``), whose floor and peer stay in the table as references.
 * Latency and request-rate figures (T1, T2) pin client *and* server to one
   CPU (``sched_setaffinity`` on every thread of both processes, what
   ``taskset -a -p -c CPU`` does) and are also run unpinned for reference.
 
 Figures (targets from docs/performance.md):
 
-T1  sequential ``GetVariable`` round trip, µs, pinned
-T2  ``GetVariable`` requests/s with 64 in flight, pinned
+T1  sequential ``GetVariable`` round trip, µs, pinned; gated against
+    ``design``, a minimal client of trio_coord's design (``design.py``)
+T2  ``GetVariable`` requests/s with 64 in flight, pinned (``design`` shown
+    for reference)
 T3  one 64 MiB str XCom, get (incl. decode) and set (incl. encode), MB/s, and
     peak memory ÷ payload (ru_maxrss growth over the RSS just before the
     payload existed; a fresh process per trial)
 T4  JSON log lines/s over TCP to a sink that acknowledges the last line, with
     the stdlib ``logging`` record knobs set alike on both sides: off (what
-    ``serve`` sets) for the target, on (Python's default) as ``*_details``
+    ``serve`` sets) for the target, on (Python's default) as ``*_details``;
+    gated against ``json_handler``, the same ``logging`` calls into a stdlib
+    handler that only JSON-encodes each record (no I/O)
 T5  process start → first frame read and answered, ms (a fresh process per
     start, with this process as the supervisor), the process's CPU time and
     peak RSS; each round takes the fastest of ``--starts`` starts per variant.
@@ -74,12 +80,16 @@ FLOOR: Final = "floor"
 PEER: Final = "peer"
 FLOOR_LINE: Final = "floor_line"
 PEER_STRUCTLOG: Final = "peer_structlog"
+DESIGN: Final = "design"
+JSON_HANDLER: Final = "json_handler"
 MINIMAL: Final = "minimal"
 PACKED: Final = "packed"
 TRIO_DETAILS: Final = "trio_coord_details"
 PEER_DETAILS: Final = "peer_details"
 #: T4 variants run by another variant's worker, with the stdlib record knobs on.
 DETAILS_WORKER: Final = {TRIO_DETAILS: TRIO, PEER_DETAILS: PEER}
+#: The variants that run in a long-lived ``worker.py`` of their own.
+WORKER_VARIANTS: Final = frozenset({FLOOR, FLOOR_LINE, DESIGN, JSON_HANDLER, TRIO, PEER, PEER_STRUCTLOG})
 #: T5c: how many runtimes start at once.
 CONCURRENT_STARTS: Final = 16
 
@@ -182,6 +192,11 @@ class Figure:
     scale: float = 1.0  # multiply raw values by this for display
     fmt: str = "{:.1f}"
     note: str = ""
+    base: str | None = None  # what trio_coord is gated against (None: the floor, variants[0])
+
+    @property
+    def base_variant(self) -> str:
+        return self.base or self.variants[0]
 
 
 @dataclass(frozen=True)
@@ -228,11 +243,34 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+_DESIGN_NOTE: Final = (
+    "design: a minimal client of trio_coord's design (tests/bench/design.py: a nursery-owned reader "
+    "task routing replies by id through one-slot memory channels, callers writing directly); "
+    "floor: one blocking thread"
+)
+
 FIGURES: Final = [
-    Figure("T1", "T1 sequential round trip, pinned", "µs", False, (FLOOR, TRIO, PEER), 1e6),
-    Figure("T1u", "T1 sequential round trip, unpinned", "µs", False, (FLOOR, TRIO, PEER), 1e6),
-    Figure("T2", "T2 64 in flight, pinned", "k req/s", True, (FLOOR, TRIO, PEER), 1e-3),
-    Figure("T2u", "T2 64 in flight, unpinned", "k req/s", True, (FLOOR, TRIO, PEER), 1e-3),
+    Figure(
+        "T1",
+        "T1 sequential round trip, pinned",
+        "µs",
+        False,
+        (FLOOR, DESIGN, TRIO, PEER),
+        1e6,
+        note=_DESIGN_NOTE,
+        base=DESIGN,
+    ),
+    Figure(
+        "T1u",
+        "T1 sequential round trip, unpinned",
+        "µs",
+        False,
+        (FLOOR, DESIGN, TRIO, PEER),
+        1e6,
+        base=DESIGN,
+    ),
+    Figure("T2", "T2 64 in flight, pinned", "k req/s", True, (FLOOR, DESIGN, TRIO, PEER), 1e-3),
+    Figure("T2u", "T2 64 in flight, unpinned", "k req/s", True, (FLOOR, DESIGN, TRIO, PEER), 1e-3),
     Figure("T3get", "T3 64 MiB str XCom get", "MB/s", True, (FLOOR, TRIO, PEER), 1e-6, "{:.0f}"),
     Figure("T3set", "T3 64 MiB str XCom set", "MB/s", True, (FLOOR, TRIO, PEER), 1e-6, "{:.0f}"),
     Figure(
@@ -240,14 +278,17 @@ FIGURES: Final = [
         "T4 log lines/s",
         "k lines/s",
         True,
-        (FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG, TRIO_DETAILS, PEER_DETAILS),
+        (FLOOR, JSON_HANDLER, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG, TRIO_DETAILS, PEER_DETAILS),
         1e-3,
         note=(
-            "floor: json.dumps + 64 KiB batches; floor_line: one send per line; trio_coord and peer: "
+            "floor: json.dumps + 64 KiB batches; floor_line: one send per line; "
+            "json_handler: the same logging.getLogger(...).info() calls into a stdlib Handler that "
+            "only json.dumps each record (no I/O; the base); trio_coord and peer: "
             "logging.getLogger(...).info() with the record knobs off on both (as serve sets them); "
             "*_details: the same with the knobs on (Python's default); "
             "peer_structlog: structlog's logger on the peer's channel"
         ),
+        base=JSON_HANDLER,
     ),
     Figure(
         "T5",
@@ -289,13 +330,14 @@ FIGURES: Final = [
 ]
 
 TARGETS: Final = [
-    Target("T1", "<= 1.3x floor", "<=", 1.3),
+    Target("T1", "<= 1.15x design", "<=", 1.15, den=DESIGN),
     Target("T2", ">= 0.5x floor", ">=", 0.5),
     Target("T2", ">= 30x peer", ">=", 30.0, den=PEER),
     Target("T3get", ">= 0.8x floor", ">=", 0.8),
     Target("T3get", "peak <= 2.0x payload", "<=", 2.0, den=None, metric="peak"),
     Target("T3set", ">= 0.8x floor", ">=", 0.8),
     Target("T3set", "peak <= 2.0x payload", "<=", 2.0, den=None, metric="peak"),
+    Target("T4", ">= 0.8x json_handler", ">=", 0.8, den=JSON_HANDLER),
     Target("T4", ">= 100 k lines/s", ">=", 100_000.0, den=None),
     Target("T4", ">= 7x peer", ">=", 7.0, den=PEER),
     Target("T4", "details on: >= 7x peer", ">=", 7.0, num=TRIO_DETAILS, den=PEER_DETAILS),
@@ -489,7 +531,7 @@ class Bench:
             self._spawn("comm", [str(HERE / "server.py"), "comm"])
         if needs_logs:
             self._spawn("logs", [str(HERE / "server.py"), "logs"])
-        for variant in sorted(variants & {FLOOR, FLOOR_LINE, TRIO, PEER, PEER_STRUCTLOG}):
+        for variant in sorted(variants & WORKER_VARIANTS):
             self._spawn(variant, [str(HERE / "worker.py"), variant])
         for name, child in self.children.items():
             line = child.readline(120)
@@ -721,11 +763,21 @@ def _ratio_text(values: list[float], digits: int = 2) -> str:
     return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}-{s['max']:.{digits}f}]"
 
 
+def _ratio(results: FigureResults, num: str, den: str) -> list[float]:
+    """``num`` ÷ ``den``, per round."""
+    nums = results.metric("value", num)
+    dens = results.metric("value", den)
+    return [n / d for n, d in zip(nums, dens, strict=True) if d]
+
+
 def _vs_floor(figure: Figure, results: FigureResults) -> list[float]:
     """trio_coord ÷ the figure's floor, per round (first variant is the floor)."""
-    trio = results.metric("value", TRIO)
-    floor = results.metric("value", figure.variants[0])
-    return [t / f for t, f in zip(trio, floor, strict=True) if f]
+    return _ratio(results, TRIO, figure.variants[0])
+
+
+def _vs_base(figure: Figure, results: FigureResults) -> list[float]:
+    """trio_coord ÷ what the figure gates it against (its floor unless named), per round."""
+    return _ratio(results, TRIO, figure.base_variant)
 
 
 def _vs_peer(figure: Figure, results: FigureResults) -> list[float]:
@@ -766,9 +818,11 @@ def render_table(bench: Bench, verdicts: list[dict[str, Any]]) -> str:
         "figure",
         "unit",
         "trio_coord",
+        "base",
         "floor",
         "peer",
-        "trio_coord/floor, med [min-max]",
+        "trio_coord/base, med [min-max]",
+        "trio_coord/floor",
         "x better than peer",
         "target",
         "result",
@@ -790,9 +844,11 @@ def render_table(bench: Bench, verdicts: list[dict[str, Any]]) -> str:
                 figure.title,
                 figure.unit,
                 _fmt(figure, med(TRIO)),
+                f"{figure.base_variant} {_fmt(figure, med(figure.base_variant))}",
                 _fmt(figure, med(figure.variants[0])),
                 _fmt(figure, med(PEER)),
-                _ratio_text(_vs_floor(figure, res)),
+                _ratio_text(_vs_base(figure, res)),
+                "(= base)" if figure.base is None else _ratio_text(_vs_floor(figure, res)),
                 _ratio_text(_vs_peer(figure, res), 1),
                 target_text,
                 result_text,
@@ -816,9 +872,11 @@ def render_table(bench: Bench, verdicts: list[dict[str, Any]]) -> str:
                     title,
                     unit,
                     _fmt(mfig, med(TRIO, metric)),
+                    "",
                     _fmt(mfig, med(figure.variants[0], metric)),
                     _fmt(mfig, med(PEER, metric)),
                     "value " + _ratio_text(res.metric(metric, TRIO)),
+                    "",
                     "",
                     "; ".join(v["target"] for v in mtargets),
                     " ".join("PASS" if v["pass"] else "FAIL" for v in mtargets),
@@ -884,6 +942,9 @@ def to_json(bench: Bench, verdicts: list[dict[str, Any]], args: argparse.Namespa
                 m: {v: summary(vals) for v, vals in per_variant.items()}
                 for m, per_variant in res.metrics.items()
             },
+            "base": figure.base_variant,
+            "trio_coord_vs_base": summary(_vs_base(figure, res)),
+            "base_vs_floor": summary(_ratio(res, figure.base_variant, figure.variants[0])),
             "trio_coord_vs_floor": summary(_vs_floor(figure, res)),
             "trio_coord_better_than_peer": summary(_vs_peer(figure, res)),
         }
@@ -1010,6 +1071,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         if medians:
             print(f"{figure.key} other variants (medians): {', '.join(medians)}")
+        if figure.base is not None:
+            base_vs_floor = _ratio(res, figure.base, figure.variants[0])
+            print(f"{figure.key} {figure.base}/{figure.variants[0]} per round: {_ratio_text(base_vs_floor)}")
     print()
     print("every target, per round (median [min-max]):")
     for v in verdicts:

@@ -20,6 +20,15 @@ Variants:
 ``trio_coord``
     :class:`trio_coord.CoordinatorClient` over :func:`trio_coord.open_coordinator_comm`
     (and :class:`trio_coord.SocketLogHandler` for logs): what a task calls.
+``design``
+    A minimal client of trio_coord's design (``design.py``): a nursery-owned
+    reader task routing replies by id through one-slot memory channels,
+    callers writing their own frame, nothing else (T1 and T2 only). T1 is
+    gated against it.
+``json_handler``
+    A minimal stdlib :class:`logging.Handler` on the root logger whose
+    ``emit`` builds the dict a JSON line carries and ``json.dumps`` it, then
+    drops the string: no I/O (T4 only, the reference T4 is gated against).
 ``peer``
     ``airflow.sdk.execution_time.comms.CommsDecoder`` from task-sdk 1.3.2:
     ``send()`` for sequential requests, ``asend()`` from 64 asyncio tasks for
@@ -34,7 +43,8 @@ Figures (``figure`` in the command):
 ``inflight``  ``count`` ``GetVariable`` requests with ``concurrency`` in flight (T2).
 ``xcom_get``  one ``GetXCom`` whose reply is a ``size``-character str (T3), in a fresh process.
 ``xcom_set``  one ``SetXCom`` of a ``size``-character str (T3), in a fresh process.
-``logs``      ``count`` log lines to the log sink, acknowledged by it (T4). With
+``logs``      ``count`` log lines to the log sink, acknowledged by it (T4; the
+              ``json_handler`` variant encodes them and sends nothing). With
               ``"details": false`` (the default) the stdlib's record knobs are
               off for the trial (``logging._srcfile``, ``logThreads``,
               ``logProcesses``, ``logMultiprocessing``: what ``serve`` sets),
@@ -60,7 +70,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
 
@@ -150,7 +160,10 @@ class _Timestamps:
         self._prefix = ""
 
     def now(self) -> str:
-        created = time.time()
+        return self.at(time.time())
+
+    def at(self, created: float) -> str:
+        """``created`` (seconds since the epoch) as an RFC 3339 UTC timestamp with microseconds."""
         second = int(created)
         if second != self._second:
             self._second = second
@@ -500,6 +513,135 @@ class TrioCoord:
 
 
 # ---------------------------------------------------------------------------
+# The references: the design's minimal client, a minimal JSON log handler
+# ---------------------------------------------------------------------------
+
+
+class Design:
+    """The minimal client of trio_coord's design (``design.py``), driven as TrioCoord drives its client."""
+
+    def __init__(self) -> None:
+        import trio
+
+        if TYPE_CHECKING:
+            from tests.bench.design import open_design_client
+        else:  # worker.py runs as a script: its directory is first on sys.path
+            from design import open_design_client
+
+        self.trio = trio
+        self.open_client = open_design_client
+        self.body = {"type": "GetVariable", "key": VAR_KEY}
+
+    def _run(self, cmd: Command, body: Callable[..., Any]) -> Result:
+        trio = self.trio
+
+        async def main() -> Result:
+            stream = await trio.open_tcp_stream("127.0.0.1", cmd["port"])
+            async with stream, self.open_client(stream) as client:
+                await self._get_variable(client)  # warm up
+                result: Result = await body(client)
+                return result
+
+        result: Result = trio.run(main)
+        return result
+
+    async def _get_variable(self, client: Any) -> str:
+        value: str = (await client.request(self.body))["value"]
+        return value
+
+    def rt(self, cmd: Command) -> Result:
+        async def body(client: Any) -> Result:
+            for _ in range(cmd["warmup"]):
+                await self._get_variable(client)
+            t0 = time.perf_counter()
+            for _ in range(cmd["count"]):
+                await self._get_variable(client)
+            return {"seconds": time.perf_counter() - t0}
+
+        return self._run(cmd, body)
+
+    def inflight(self, cmd: Command) -> Result:
+        trio = self.trio
+
+        async def run_many(client: Any, count: int) -> None:
+            remaining = count
+
+            async def one_task() -> None:
+                nonlocal remaining
+                while remaining > 0:
+                    remaining -= 1
+                    await self._get_variable(client)
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(cmd["concurrency"]):
+                    nursery.start_soon(one_task)
+
+        async def body(client: Any) -> Result:
+            await run_many(client, cmd["warmup"])
+            t0 = time.perf_counter()
+            await run_many(client, cmd["count"])
+            return {"seconds": time.perf_counter() - t0}
+
+        return self._run(cmd, body)
+
+
+class _JsonEncodingHandler(logging.Handler):
+    """Builds the dict a JSON log line carries and ``json.dumps`` it; keeps only the last line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timestamps = _Timestamps()
+        self.lines = 0
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = json.dumps(
+            {
+                "timestamp": self._timestamps.at(record.created),
+                "level": record.levelname.lower(),
+                "event": record.getMessage(),
+                "logger": record.name,
+            }
+        )
+        self.lines += 1
+
+
+class JsonHandler:
+    """T4's reference: the log calls trio_coord's row makes, into a handler that only JSON-encodes.
+
+    The same ``logging.getLogger(LOGGER_NAME).info(LOG_MESSAGE, i)`` loop, the
+    same root logger level (INFO, as ``install_log_handler`` sets) and the same
+    record knobs (``record_knobs``) as :meth:`TrioCoord.logs`; the handler is a
+    plain :class:`logging.Handler` (the stdlib's ``handle``: filters, lock,
+    ``emit``) whose ``emit`` encodes the line with the stdlib's default
+    ``json.dumps`` and drops it. No socket, no sink, no trio: the time is the
+    logging call plus encoding, nothing else.
+    """
+
+    def logs(self, cmd: Command) -> Result:
+        count = cmd["count"]
+        handler = _JsonEncodingHandler()
+        root = logging.getLogger()
+        log = logging.getLogger(LOGGER_NAME)
+        saved_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            with record_knobs(cmd.get("details", False)):
+                t0 = time.perf_counter()
+                for i in range(count):
+                    log.info(LOG_MESSAGE, i)
+                seconds = time.perf_counter() - t0
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(saved_level)
+            handler.close()
+        if handler.lines != count:
+            raise RuntimeError(f"the handler encoded {handler.lines} lines, not {count}")
+        return {"seconds": seconds, "line_bytes": len(handler.last.encode()) + 1}
+
+
+# ---------------------------------------------------------------------------
 # Airflow's CommsDecoder (task-sdk 1.3.2)
 # ---------------------------------------------------------------------------
 
@@ -630,6 +772,8 @@ VARIANTS: Final[dict[str, Callable[[], Any]]] = {
     "floor": Floor,
     "floor_line": FloorPerLine,
     "trio_coord": TrioCoord,
+    "design": Design,
+    "json_handler": JsonHandler,
     "peer": Peer,
     "peer_structlog": PeerStructlog,
 }
