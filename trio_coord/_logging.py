@@ -5,10 +5,17 @@ Theory of operation
 
 ``emit`` runs in whatever thread logged. It renders the record to one JSON
 object line (``timestamp``, ``level``, ``event``, ``logger``, extra fields,
-``exception``), masks registered secrets, and appends the bytes to an
-in-memory buffer under the handler's lock. It never awaits and never makes a
-system call per line. While the handler is not connected, lines simply
-accumulate (they are flushed, in order, on connect).
+``exception``) and masks registered secrets, outside any lock (rendering reads
+only the record and caches whose entries are replaced whole), then appends the
+bytes to an in-memory buffer under the handler's lock. It never awaits and
+never makes a system call per line. While the handler is not connected, lines
+simply accumulate (they are flushed, in order, on connect).
+
+A record with no extra field, exception or stack (nearly every one) is written
+out by hand from cached parts: the head up to the current second's fraction,
+the level's middle and the logger's tail, with ``json``'s own string encoder
+for the message. These are the bytes ``json.dumps`` gives for the general
+path's dict, which a property test checks.
 
 Once connected, a single sender task owned by a trio nursery waits for the
 buffer to become non-empty, swaps it out, and writes the whole batch with one
