@@ -600,6 +600,63 @@ def test_common_log_line_is_masked() -> None:
     assert json.loads(handler.render(record))["event"] == "pw=***"
 
 
+_LOG_TEXT: Final = st.text(st.characters(codec=None), max_size=40)  # lone surrogates too
+_SECRET: Final = "hunter2-secret"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    message=st.one_of(_LOG_TEXT, _LOG_TEXT.map(lambda text: f"{text} {_SECRET}")),
+    args=st.one_of(st.none(), st.tuples(st.integers()), st.tuples(_LOG_TEXT)),
+    level=st.one_of(
+        st.sampled_from([logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL]),
+        st.integers(min_value=0, max_value=100),
+    ),
+    name=_LOG_TEXT,
+    created=st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False),
+    extra=st.dictionaries(
+        st.sampled_from(["rows", "password", "target", "db", "message", "asctime", "msg"]),
+        st.one_of(st.integers(), _LOG_TEXT, st.dictionaries(st.sampled_from(["host", "api_key"]), _LOG_TEXT)),
+        max_size=3,
+    ),
+    secrets=st.booleans(),
+)
+def test_log_line_fast_path_equals_the_general_path(
+    message: str,
+    args: tuple[object, ...] | None,
+    level: int,
+    name: str,
+    created: float,
+    extra: dict[str, object],
+    secrets: bool,
+) -> None:
+    """``render`` (which takes the hand-written path for a plain record) gives ``_render``'s bytes."""
+    from trio_coord import _redact
+
+    _redact.reset_secrets()
+    if secrets:
+        register_secret(_SECRET)
+    handler = SocketLogHandler()
+    fmt = message + " %s" if args else message
+    record = logging.LogRecord(name, level, __file__, 1, fmt, args, None)
+    record.created = created
+    record.__dict__.update(extra)
+    for _ in range(2):  # the second time from the handler's caches
+        assert handler.render(record) == handler._render(record)
+    if secrets:
+        assert _SECRET not in json.loads(handler.render(record))["event"]
+
+
+@pytest.mark.parametrize(("fmt", "args"), [("%d", ("not a number",)), ("%s %s", ("one",))])
+def test_log_line_with_bad_format_arguments_is_written_whole(fmt: str, args: tuple[object, ...]) -> None:
+    handler = SocketLogHandler()
+    record = logging.LogRecord("task.x", logging.INFO, __file__, 1, fmt, args, None)
+    line = json.loads(handler.render(record))
+    assert line["event"].startswith(repr(fmt))
+    assert "formatting failed" in line["event"]
+    assert handler.render(record) == handler._render(record)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
 def test_log_timestamps_are_rfc3339_truncated_to_microseconds(created: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import threading
 
 import pytest
@@ -328,6 +329,37 @@ async def test_lines_from_many_threads_all_arrive(io_budget: None) -> None:
     for n in range(8):
         mine = [line["event"] for line in lines if line["event"].startswith(f"thread {n} ")]
         assert mine == [f"thread {n} line {i}" for i in range(200)]  # per-thread order kept
+
+
+def test_threads_rendering_across_seconds_get_their_own_timestamps() -> None:
+    """Lines render outside the lock: a thread never pairs its second with another's cached head."""
+    reference = SocketLogHandler()
+    handler = SocketLogHandler()
+    base = 1_800_000_000
+    # Every thread walks through the same seconds at its own offset, so the cached second flips all the time.
+    created = [[base + (i + n) % 7 + (i % 1000) / 1000 for i in range(3000)] for n in range(4)]
+    results: list[list[tuple[float, bytes]]] = [[] for _ in created]
+
+    def render_all(n: int) -> None:
+        for value in created[n]:
+            record = logging.LogRecord("threads", logging.INFO, __file__, 1, "tick", None, None)
+            record.created = value
+            results[n].append((value, handler.render(record)))
+
+    threads = [threading.Thread(target=render_all, args=(n,)) for n in range(len(created))]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for lines in results:
+        assert len(lines) == 3000
+        for value, line in lines:
+            assert json.loads(line)["timestamp"] == reference._timestamp(value)
 
 
 async def test_broken_socket_falls_back_to_stderr_without_losing_lines(io_budget: None) -> None:

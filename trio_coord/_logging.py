@@ -5,10 +5,17 @@ Theory of operation
 
 ``emit`` runs in whatever thread logged. It renders the record to one JSON
 object line (``timestamp``, ``level``, ``event``, ``logger``, extra fields,
-``exception``), masks registered secrets, and appends the bytes to an
-in-memory buffer under the handler's lock. It never awaits and never makes a
-system call per line. While the handler is not connected, lines simply
-accumulate (they are flushed, in order, on connect).
+``exception``) and masks registered secrets, outside any lock (rendering reads
+only the record and caches whose entries are replaced whole), then appends the
+bytes to an in-memory buffer under the handler's lock. It never awaits and
+never makes a system call per line. While the handler is not connected, lines
+simply accumulate (they are flushed, in order, on connect).
+
+A record with no extra field, exception or stack (nearly every one) is written
+out by hand from cached parts: the head up to the current second's fraction,
+the level's middle and the logger's tail, with ``json``'s own string encoder
+for the message. These are the bytes ``json.dumps`` gives for the general
+path's dict, which a property test checks.
 
 Once connected, a single sender task owned by a trio nursery waits for the
 buffer to become non-empty, swaps it out, and writes the whole batch with one
@@ -81,6 +88,8 @@ SUPERVISOR_UNSAFE_KEYS: Final = frozenset({"target", "self", "method_name", "pos
 _THREE_DIGITS: Final = [f"{n:03d}" for n in range(1000)]
 # One encoder for every line: json.dumps with non-default options builds a new one per call.
 _JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_HEAD_LEN: Final = len('{"timestamp":"')
+_MAX_CACHED_LOGGERS: Final = 10_000
 # The JSON string literal of a str, exactly as _JSON writes it (the C function when available).
 _json_str: Final[Callable[[str], str]] = json.encoder.encode_basestring
 _MAX_FRAMES: Final = 50
@@ -117,6 +126,10 @@ _STANDARD_LEVEL_NAMES: Final = {
     logging.WARNING: "warning",
     logging.INFO: "info",
     logging.DEBUG: "debug",
+}
+# What a line holds between the timestamp's fraction and the message, by level.
+_LEVEL_MIDDLES: Final = {
+    levelno: f'Z","level":"{name}","event":' for levelno, name in _STANDARD_LEVEL_NAMES.items()
 }
 
 
@@ -284,7 +297,6 @@ class SocketLogHandler(logging.Handler):
         self._fallback = fallback or _STDERR
         self._chunks: list[bytes] = []
         self._buffered = 0
-        self._buffered_lines = 0
         # "buffering" until connected, "connected" while a sender runs,
         # "fallback" once the socket failed or was detached.
         self._mode = "buffering"
@@ -294,8 +306,11 @@ class SocketLogHandler(logging.Handler):
         self._trio_thread: int | None = None
         self._drained = trio.Event()
         self._sending = False
-        self._ts_second = -1
-        self._ts_prefix = ""
+        # (second, the line's head up to that second's fraction): one attribute, so
+        # that a thread rendering outside the lock never pairs a second with another's head.
+        self._ts_head: tuple[int, str] = (-1, "")
+        # Per logger name: ',"logger":"<name>"}\n', the line's tail.
+        self._tails: dict[str, str] = {}
         self.replay_window = 1.0
         self._recent: collections.deque[tuple[float, bytes, int]] = collections.deque()
         self._recent_bytes = 0
@@ -356,7 +371,7 @@ class SocketLogHandler(logging.Handler):
         for namespace, level in self._namespace_levels.items():
             if (name == namespace or name.startswith(namespace + ".")) and len(namespace) > best_len:
                 best, best_len = level, len(namespace)
-        if len(self._threshold_cache) < 10_000:
+        if len(self._threshold_cache) < _MAX_CACHED_LOGGERS:
             self._threshold_cache[name] = best
         return best
 
@@ -367,28 +382,53 @@ class SocketLogHandler(logging.Handler):
         return not self.filters or bool(super().filter(record))
 
     def handle(self, record: logging.LogRecord) -> bool:
-        """Filter by level and namespace, then emit; bypasses the handler-level check."""
-        rv = self.filter(record)
-        if rv:
-            with self.lock:  # type: ignore[union-attr]
-                self.emit(record)
-        return rv
+        """Filter by level and namespace, then emit; bypasses the handler-level check.
+
+        :meth:`filter` and :meth:`emit` inlined to the cached threshold, since
+        this runs for every record; ``emit`` takes the handler's lock itself,
+        only to queue the rendered line.
+        """
+        threshold = self._threshold_cache.get(record.name)
+        if threshold is None:
+            threshold = self.threshold_for(record.name)
+        if record.levelno < threshold:
+            return False
+        if self.filters and not logging.Filterer.filter(self, record):
+            return False
+        self.emit(record)
+        return True
 
     # ------------------------------------------------------------------ rendering
 
+    def _head(self, second: int) -> str:
+        """``{"timestamp":"YYYY-MM-DDTHH:MM:SS.`` for ``second``, cached for the last second seen."""
+        cached_second, head = self._ts_head
+        if second != cached_second:
+            head = '{"timestamp":"' + time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._ts_head = (second, head)
+        return head
+
     def _timestamp(self, created: float) -> str:
         second = int(created)
-        if second != self._ts_second:
-            self._ts_second = second
-            self._ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
         micros = int((created - second) * 1_000_000)
         if micros > 999_999:
             micros = 999_999
-        return self._ts_prefix + _THREE_DIGITS[micros // 1000] + _THREE_DIGITS[micros % 1000] + "Z"
+        fraction = _THREE_DIGITS[micros // 1000] + _THREE_DIGITS[micros % 1000]
+        return self._head(second)[_HEAD_LEN:] + fraction + "Z"
 
     def render(self, record: logging.LogRecord) -> bytes:
-        """Render ``record`` as one newline-terminated JSON object line. Never raises."""
+        """Render ``record`` as one newline-terminated JSON object line. Never raises.
+
+        Thread-safe: it reads the record and the handler's caches only.
+        """
         try:
+            if (
+                _STANDARD_ATTRS.issuperset(record.__dict__)  # no extra fields
+                and not record.exc_info
+                and not record.exc_text
+                and not record.stack_info
+            ):
+                return self._render_common(record)
             return self._render(record)
         except Exception as exc:  # noqa: BLE001 - a log line must never be lost
             fallback = {
@@ -401,32 +441,50 @@ class SocketLogHandler(logging.Handler):
             }
             return json.dumps(fallback, ensure_ascii=True).encode("ascii") + b"\n"
 
+    def _render_common(self, record: logging.LogRecord) -> bytes:
+        """The common line (no extra field, exception or stack), written out by hand.
+
+        The same bytes ``json.dumps`` gives for :meth:`_render`'s dict: the
+        timestamp and level need no escapes, the message and logger name go
+        through ``json``'s own string encoder. The fixed parts come from
+        caches (the second's head, the level's middle, the logger's tail).
+        """
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - the general path writes the formatting error
+            return self._render(record)
+        created = record.created
+        second = int(created)
+        cached_second, head = self._ts_head
+        if second != cached_second:
+            head = self._head(second)
+        micros = int((created - second) * 1_000_000)
+        if micros > 999_999:
+            micros = 999_999
+        middle = _LEVEL_MIDDLES.get(record.levelno)
+        if middle is None:
+            middle = 'Z","level":"' + level_name(record.levelno) + '","event":'
+        name = record.name
+        tail = self._tails.get(name)
+        if tail is None:
+            tail = ',"logger":' + _json_str(name) + "}\n"
+            if len(self._tails) < _MAX_CACHED_LOGGERS:
+                self._tails[name] = tail
+        text = (
+            f"{head}{_THREE_DIGITS[micros // 1000]}{_THREE_DIGITS[micros % 1000]}"
+            f"{middle}{_json_str(redact(message))}{tail}"
+        )
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: "?" as the general path writes it
+            return text.encode("utf-8", "replace")
+
     def _render(self, record: logging.LogRecord) -> bytes:
         try:
             message = record.getMessage()
         except Exception as exc:  # noqa: BLE001 - bad %-args must not lose the line
             message = f"{record.msg!r} % {record.args!r} (formatting failed: {exc})"
         masking = has_secrets()
-        if (
-            record.__dict__.keys() <= _STANDARD_ATTRS  # no extra fields
-            and not record.exc_info
-            and not record.exc_text
-            and not record.stack_info
-        ):
-            # The common line, written out by hand: the same bytes json.dumps
-            # gives for the dict below (the timestamp and level need no escapes).
-            text = (
-                '{"timestamp":"'
-                + self._timestamp(record.created)
-                + '","level":"'
-                + level_name(record.levelno)
-                + '","event":'
-                + _json_str(redact(message) if masking else message)
-                + ',"logger":'
-                + _json_str(record.name)
-                + "}\n"
-            )
-            return text.encode("utf-8", "replace")
         out: dict[str, object] = {
             "timestamp": self._timestamp(record.created),
             "level": level_name(record.levelno),
@@ -447,20 +505,24 @@ class SocketLogHandler(logging.Handler):
     # ------------------------------------------------------------------ buffering
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Render and queue one record. Never blocks, never raises."""
-        self._lines += 1
-        self._enqueue(self.render(record))
+        """Render one record, then queue it under the handler's lock. Never blocks, never raises.
 
-    def _enqueue(self, line: bytes) -> None:
-        if self._mode == "fallback" or self._buffered + len(line) > self._max_buffer:
-            self._write_fallback(line, 1)
-            return
-        self._chunks.append(line)
-        self._buffered += len(line)
-        self._buffered_lines += 1
-        if self._mode == "connected" and not self._wake_pending:
-            self._wake_pending = True
-            self._wake_sender()
+        Rendering runs outside the lock (it may call a message argument's
+        ``__str__``); the lock is held only to append the line.
+        """
+        line = self.render(record)
+        size = len(line)
+        with self.lock:  # type: ignore[union-attr]
+            self._lines += 1
+            mode = self._mode
+            if mode == "fallback" or self._buffered + size > self._max_buffer:
+                self._write_fallback(line, 1)
+                return
+            self._chunks.append(line)
+            self._buffered += size
+            if mode == "connected" and not self._wake_pending:
+                self._wake_pending = True
+                self._wake_sender()
 
     def _wake_sender(self) -> None:
         if threading.get_ident() == self._trio_thread:
@@ -483,10 +545,9 @@ class SocketLogHandler(logging.Handler):
         """Switch to the fallback and move anything buffered there (lock held)."""
         self._mode = "fallback"
         chunks, self._chunks = self._chunks, []
-        lines, self._buffered_lines = self._buffered_lines, 0
         self._buffered = 0
         if chunks:
-            self._write_fallback(b"".join(chunks), lines)
+            self._write_fallback(b"".join(chunks), len(chunks))
         self._drained.set()
 
     # ------------------------------------------------------------------ connection
@@ -572,8 +633,8 @@ class SocketLogHandler(logging.Handler):
         while True:
             await self._wakeup.wait()
             with self.lock:  # type: ignore[union-attr]
-                chunks, self._chunks = self._chunks, []
-                lines, self._buffered_lines = self._buffered_lines, 0
+                chunks, self._chunks = self._chunks, []  # one line per chunk
+                lines = len(chunks)
                 self._buffered = 0
                 self._wakeup = trio.Event()
                 self._wake_pending = False
