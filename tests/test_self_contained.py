@@ -97,7 +97,12 @@ def start(packed: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(p for p in cache.iterdir() if p.is_dir())
+    """The bundles' entries (not the compiled embedded sources' directory)."""
+    return sorted(p for p in cache.iterdir() if p.is_dir() and p.name != _boot.CODE_DIR)
+
+
+def compiled_sources(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / _boot.CODE_DIR).iterdir())
 
 
 def copy_of(packed: Path, tmp_path: Path, edit: bytes | None = None, *, at: int = 0) -> Path:
@@ -261,7 +266,11 @@ def test_sixteen_concurrent_cold_starts_share_one_cache_entry(
     assert [output for output in outputs if output != (0, expected, "")] == []
     (entry,) = entries(cache)  # one entry, no leftover build or trash folders
     assert _boot.entry_is_complete(str(entry))
-    assert sorted(p.name for p in cache.iterdir()) == [entry.name, entry.name + ".lock"]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [_boot.CODE_DIR, entry.name, f"{entry.name}.lock"]
+    )
+    (compiled,) = compiled_sources(cache)  # the embedded source, compiled once, no temporary file left
+    assert compiled.endswith(".pyc")
 
 
 def test_a_truncated_or_incomplete_cache_entry_is_rebuilt(tmp_path: Path, packed_sample: PackResult) -> None:
@@ -436,11 +445,13 @@ def test_cache_prune_removes_unused_entries(tmp_path: Path, packed_sample: PackR
     pruned = run(sys.executable, "-m", "trio_coord", "cache", "prune", env=env)
     assert pruned.returncode == 0, pruned.stderr
     assert f"removed {entry.name} (" in pruned.stdout
-    assert list(cache.iterdir()) == []
+    assert [p.name for p in cache.iterdir()] == [_boot.CODE_DIR]  # its compiled source was used recently
+    assert len(compiled_sources(cache)) == 1
     # The next start installs it again.
     assert start(packed_sample.path, cache).returncode == 0
     assert run(sys.executable, "-m", "trio_coord", "cache", "prune", "--all", env=env).returncode == 0
-    assert list(cache.iterdir()) == []
+    assert [p.name for p in cache.iterdir()] == [_boot.CODE_DIR]
+    assert compiled_sources(cache) == []
 
 
 # ---------------------------------------------------------------------- pack's refusals
