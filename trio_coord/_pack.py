@@ -82,7 +82,7 @@ LAUNCHER_MODULE: Final = "trio_coord._packed"
 #: the bootstrap compiled at packing time by the same interpreter; otherwise LOADER compiles the
 #: text between the ``#BOOT`` and ``#END`` lines near the start of the file (about 3 ms).
 LOADER: Final = (
-    r'import sys,marshal,binascii,_frozen_importlib_external as i;f=sys.argv[1];d=open(f,"rb").read(262144);'
+    r'import sys,marshal,binascii,importlib.util as i;f=sys.argv[1];d=open(f,"rb").read(262144);'
     r'c=d.find(b"\n#CODE "+i.MAGIC_NUMBER.hex().encode()+b" ");'
     r'exec(marshal.loads(binascii.a2b_base64(d[c+16:d.index(b"\n",c+16)]))if c>0 else '
     r'compile(d[d.index(b"\n#BOOT\n")+7:d.index(b"\n#END\n")],f,"exec"))'
@@ -90,7 +90,7 @@ LOADER: Final = (
 #: Run by the launcher's interpreter at packing time: the bootstrap's text on stdin, its
 #: ``#CODE`` line's ``MAGIC BASE64`` on stdout (``-I -S``: the same bytes on every run).
 _COMPILE_BOOTSTRAP: Final = (
-    "import sys,marshal,binascii,_frozen_importlib_external as i\n"
+    "import sys,marshal,binascii,importlib.util as i\n"
     'c=compile(sys.stdin.buffer.read(),"<trio_coord bootstrap>","exec",dont_inherit=True,optimize=0)\n'
     'sys.stdout.buffer.write(i.MAGIC_NUMBER.hex().encode()+b" "'
     "+binascii.b2a_base64(marshal.dumps(c),newline=False))\n"
