@@ -9,6 +9,7 @@ venv --without-pip``) with a cache directory of the test's own; the real
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -97,7 +98,12 @@ def start(packed: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(p for p in cache.iterdir() if p.is_dir())
+    """The bundles' entries (not the compiled embedded sources' directory)."""
+    return sorted(p for p in cache.iterdir() if p.is_dir() and p.name != _boot.CODE_DIR)
+
+
+def compiled_sources(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / _boot.CODE_DIR).iterdir())
 
 
 def copy_of(packed: Path, tmp_path: Path, edit: bytes | None = None, *, at: int = 0) -> Path:
@@ -261,7 +267,11 @@ def test_sixteen_concurrent_cold_starts_share_one_cache_entry(
     assert [output for output in outputs if output != (0, expected, "")] == []
     (entry,) = entries(cache)  # one entry, no leftover build or trash folders
     assert _boot.entry_is_complete(str(entry))
-    assert sorted(p.name for p in cache.iterdir()) == [entry.name, entry.name + ".lock"]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [_boot.CODE_DIR, entry.name, f"{entry.name}.lock"]
+    )
+    (compiled,) = compiled_sources(cache)  # the embedded source, compiled once, no temporary file left
+    assert compiled.endswith(".pyc")
 
 
 def test_a_truncated_or_incomplete_cache_entry_is_rebuilt(tmp_path: Path, packed_sample: PackResult) -> None:
@@ -343,6 +353,39 @@ def test_a_tampered_source_region_is_refused(tmp_path: Path, packed_sample: Pack
     assert "the SHA-256 of the source region differs from the one packed" in refused.stderr
 
 
+def test_the_bootstrap_runs_compiled_when_the_magic_number_matches_else_from_its_text(
+    tmp_path: Path, packed_sample: PackResult
+) -> None:
+    data = packed_sample.path.read_bytes()
+    # The bare interpreter is a venv of this one: the same magic number.
+    code_at = data.index(b"\n#CODE " + importlib.util.MAGIC_NUMBER.hex().encode() + b" ")
+    text_at = data.index(_boot.BOOT_MARK) + len(_boot.BOOT_MARK)
+    assert code_at < text_at
+
+    def edited(name: str, *edits: tuple[bytes, int]) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        copy = copy_of(packed_sample.path, folder)
+        changed = bytearray(copy.read_bytes())
+        for edit, at in edits:
+            changed[at : at + len(edit)] = edit
+        copy.write_bytes(bytes(changed))
+        _rehash(copy)
+        return copy
+
+    broken_text = (b"(((", text_at)  # the docstring's quotes: the text no longer compiles
+    other_magic = (b"00000000", code_at + len(b"\n#CODE "))
+    cache = tmp_path / "cache"
+    # The text broken, the compiled bootstrap intact: the file runs, so the compiled code ran.
+    assert start(edited("compiled", broken_text), cache).returncode == 0
+    # Another interpreter's magic number: the text runs.
+    assert start(edited("text", other_magic), cache).returncode == 0
+    # Both: compiling the text fails, so the start above did compile it.
+    both = start(edited("both", broken_text, other_magic), cache)
+    assert both.returncode == 1
+    assert "SyntaxError" in both.stderr
+
+
 def test_another_python_is_refused_before_any_socket_is_dialled(
     tmp_path: Path, offline: Dependencies
 ) -> None:
@@ -360,6 +403,7 @@ def test_another_python_is_refused_before_any_socket_is_dialled(
     )
     assert result.python is not None
     assert result.python.startswith(f"CPython {FOREIGN_VERSION} on linux ")
+    assert b"\n#CODE " not in result.path.read_bytes()[:4096]  # its interpreter does not run here
     nodot = FOREIGN_VERSION.replace(".", "")
     assert any(f"-cp{nodot}-" in item.name for item in result.embedded)
     report = inspect_bundle(result.path)
@@ -436,11 +480,13 @@ def test_cache_prune_removes_unused_entries(tmp_path: Path, packed_sample: PackR
     pruned = run(sys.executable, "-m", "trio_coord", "cache", "prune", env=env)
     assert pruned.returncode == 0, pruned.stderr
     assert f"removed {entry.name} (" in pruned.stdout
-    assert list(cache.iterdir()) == []
+    assert [p.name for p in cache.iterdir()] == [_boot.CODE_DIR]  # its compiled source was used recently
+    assert len(compiled_sources(cache)) == 1
     # The next start installs it again.
     assert start(packed_sample.path, cache).returncode == 0
     assert run(sys.executable, "-m", "trio_coord", "cache", "prune", "--all", env=env).returncode == 0
-    assert list(cache.iterdir()) == []
+    assert [p.name for p in cache.iterdir()] == [_boot.CODE_DIR]
+    assert compiled_sources(cache) == []
 
 
 # ---------------------------------------------------------------------- pack's refusals

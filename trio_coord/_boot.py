@@ -39,7 +39,8 @@ and SHA-256.
 
 The cache directory is ``$TRIO_COORD_CACHE_DIR``, or ``$XDG_CACHE_HOME/trio_coord/bundles``
 (``~/.cache/...``; ``~/Library/Caches/...`` on macOS). It is created with mode
-0700 and refused when another user owns it or others can write to it.
+0700 and refused when another user owns it or others can write to it. Its
+``code`` subdirectory holds the compiled embedded sources (:mod:`trio_coord._code_cache`).
 
 Installing a wheel is unzipping it: ``*.data/purelib`` and ``*.data/platlib``
 go to ``site`` too, scripts, headers and data files are left out. The module
@@ -69,6 +70,8 @@ CACHE_DIR_ENV = "TRIO_COORD_CACHE_DIR"
 ENTRY_MARKER = ".trio_coord-entry"
 #: The directory of an entry that goes on ``sys.path``.
 ENTRY_SITE = "site"
+#: The subdirectory of the cache directory that holds compiled embedded sources (``_code_cache``).
+CODE_DIR = "code"
 #: How long a start waits for another process that is installing the same entry.
 LOCK_TIMEOUT = 600.0
 
@@ -396,6 +399,9 @@ def prune(root: str, *, older_than_days: float, everything: bool = False) -> lis
         path = os.path.join(root, name)
         if name.endswith(".lock") or not os.path.isdir(path) or os.path.islink(path):
             continue
+        if name == CODE_DIR:
+            removed.extend(_prune_code(path, cutoff if not everything else None))
+            continue
         leftover = name.startswith((".build-", ".trash-"))
         marker = os.path.join(path, ENTRY_MARKER)
         try:
@@ -423,6 +429,22 @@ def prune(root: str, *, older_than_days: float, everything: bool = False) -> lis
             removed.append((name, size))
         finally:
             os.close(lock)
+    return removed
+
+
+def _prune_code(directory: str, cutoff: float | None) -> list[tuple[str, int]]:
+    """Delete the compiled sources unused since ``cutoff`` (all when ``None``), and stale temporary files."""
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+            stale = name.startswith(".tmp-") and info.st_mtime < _now() - _DAY
+            if cutoff is None or stale or info.st_mtime < cutoff:
+                os.unlink(path)
+                removed.append((f"{CODE_DIR}/{name}", info.st_size))
+        except OSError:
+            continue
     return removed
 
 

@@ -16,8 +16,9 @@ manifest and the embedded source, and makes that source importable as the
 module ``_trio_coord_packed_<stem>`` through a finder placed first on
 ``sys.meta_path``: the task code always comes from ``FILE``, never from the
 path it was packed from. Its ``__file__`` (and the file name tracebacks show,
-with the source lines) is ``FILE/<source name>``. Then it behaves like
-``serve``:
+with the source lines) is ``FILE/<source name>``. The source is compiled once
+per source and file name; later starts read the code from the bytecode cache
+(:mod:`trio_coord._code_cache`). Then it behaves like ``serve``:
 
 * ``--comm=… --logs=…``, and every usage error, go unchanged through
   ``python -m trio_coord serve _trio_coord_packed_<stem>:ATTR …``: the same
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from ._bundle_file import BundleFormatError, bundle_from_bytes, decode_metadata, read_bundle
 from ._cli import build_parser, main as cli_main, plain_serve_arguments
+from ._code_cache import load_code
 from ._loader import BundleLoadError, load_bundle
 from ._metadata import load_manifest, manifest_problems
 from ._record import Record
@@ -143,9 +145,10 @@ class _EmbeddedModule:
         return importlib.util.decode_source(self.source)
 
     def get_code(self, fullname: str) -> types.CodeType:
+        # Compiled once per source and file name, then read from the bytecode cache.
         if fullname != self.name:
             raise ImportError(f"{fullname!r} is not the embedded module", name=fullname)
-        return compile(self.source, self.filename, "exec", dont_inherit=True)
+        return load_code(self.source, self.filename)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None  # the default module object

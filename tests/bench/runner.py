@@ -300,7 +300,8 @@ FIGURES: Final = [
         "{:.0f}",
         note=(
             "floor: minimal trio+msgpack client; trio_coord: python -m trio_coord serve; "
-            "packed: the packed bundle's launcher (sh, then python -P -m trio_coord._packed)"
+            "packed: the bundle packed self-contained (pack's default), started through its launcher "
+            "(sh, then python -I -S -c LOADER: the bootstrap, then trio_coord._packed from the cache entry)"
         ),
     ),
     Figure(

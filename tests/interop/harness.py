@@ -41,6 +41,13 @@ Using it
 ``ExecutableCoordinator`` instead (routed by :data:`EXECUTABLE_QUEUE`), which
 scans the given folders for packed bundles (``python -m trio_coord pack``).
 
+Every run happens with this process's working directory set to
+:data:`WORKER_CWD` (a temporary directory), as a worker's would be: the
+runtime inherits it, and ``python -m`` puts the working directory first on
+``sys.path``, so run from the project root the runtime would import
+``trio_coord`` from the source tree instead of the installed package the
+session is meant to test.
+
 ``run`` bounds every run (``timeout``, default 45 s: a watchdog SIGKILLs the
 runtime, and the run fails) and checks that no runtime process outlives it.
 ``signal_when_logged`` delivers a signal once a given log line reached the
@@ -113,6 +120,7 @@ def _configure_process() -> Path:
     home = Path(tempfile.mkdtemp(prefix="trio_coord_interop_"))
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     log_folder = home / "logs"
+    (home / "worker").mkdir()
     command = [sys.executable, "-m", "trio_coord", "serve", str(BUNDLE_FILE)]
     coordinators = {
         COORDINATOR_KEY: {
@@ -136,6 +144,9 @@ def _configure_process() -> Path:
 
 
 LOG_FOLDER: Final = _configure_process()
+#: The working directory of every supervised run (the supervisor's, so the runtime's): an empty
+#: temporary directory, which shadows no installed package.
+WORKER_CWD: Final = LOG_FOLDER.parent / "worker"
 
 # Airflow is imported only now, after the environment is in place.
 import attrs  # noqa: E402
@@ -893,7 +904,17 @@ def _workload(
 
 
 def _supervise(workload: ExecuteTask, client: Client) -> int:
-    """Run ``workload`` as BaseExecutor.run_workload does, with our client instead of a server URL."""
+    """Run ``workload`` as BaseExecutor.run_workload does, with our client instead of a server URL.
+
+    From :data:`WORKER_CWD`: the supervisor launches the runtime without a ``cwd``, so the
+    runtime starts where this process is, and the project root would shadow the installed
+    ``trio_coord`` (see the module docstring).
+    """
+    with contextlib.chdir(WORKER_CWD):
+        return _supervise_here(workload, client)
+
+
+def _supervise_here(workload: ExecuteTask, client: Client) -> int:
     exit_code: int = supervise_task(
         ti=workload.ti,  # type: ignore[arg-type]  # the DTO duck-types as TaskInstance
         bundle_info=workload.bundle_info,

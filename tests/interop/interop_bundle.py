@@ -9,8 +9,11 @@ mirrored by the tests that seed the fake Execution API.
 
 from __future__ import annotations
 
+import os
+
 import trio
 
+import trio_coord
 from trio_coord import (
     Bundle,
     ConnectionNotFound,
@@ -116,3 +119,13 @@ SUCCEEDING_MARKER = "nothing to do but succeed"
 async def succeeds(ctx: TaskContext) -> None:
     """Succeed at once, pushing nothing: the run's only terminal frame is ``SucceedTask``."""
     ctx.log.info(SUCCEEDING_MARKER)
+
+
+#: What ``reports_where_it_runs`` logs.
+WHERE_MARKER = "where the runtime runs"
+
+
+@dag.task
+async def reports_where_it_runs(ctx: TaskContext) -> None:
+    """Log the runtime's working directory and where its ``trio_coord`` was imported from."""
+    ctx.log.info(WHERE_MARKER, extra={"cwd": os.getcwd(), "trio_coord_file": trio_coord.__file__})

@@ -8,11 +8,14 @@ number depends on timing), and the records our task left in the task log.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import json
 import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
@@ -20,10 +23,12 @@ import pytest
 if importlib.util.find_spec("airflow") is None:
     pytest.skip("needs apache-airflow-task-sdk==1.3.2 (nox -s interop)", allow_module_level=True)
 
+import trio_coord
 from trio_coord import ServeOptions
 
 from .harness import (
     RUN_ID,
+    WORKER_CWD,
     ApiCall,
     FakeExecutionAPI,
     Result,
@@ -32,7 +37,7 @@ from .harness import (
     start_call,
     state_call,
 )
-from .interop_bundle import SUCCEEDING_MARKER, WAITING_MARKER
+from .interop_bundle import SUCCEEDING_MARKER, WAITING_MARKER, WHERE_MARKER
 
 PASSWORD = "s3cr3t-pa55word"
 
@@ -44,6 +49,39 @@ def xcom_path(task_id: str, key: str, dag_id: str = "interop") -> str:
 def assert_heartbeats_are_well_formed(result: Result) -> None:
     for call in result.heartbeats:
         assert call.body == {"hostname": ANY, "pid": result.runtime_pid}
+
+
+# ---------------------------------------------------------------------- which trio_coord runs
+
+
+SOURCE_TREE = Path(__file__).resolve().parents[2]
+
+
+def _installed_editable() -> bool | None:
+    """Whether trio_coord is installed in editable mode (``None``: not installed at all)."""
+    try:
+        direct_url = importlib.metadata.distribution("trio_coord").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return bool(direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"))
+
+
+def test_the_runtime_imports_the_trio_coord_this_session_installed_not_the_source_tree() -> None:
+    # The supervisor launches `python -m trio_coord serve` in its own working directory, and `-m`
+    # puts that directory first on sys.path: from the project root, the runtime would import the
+    # source tree while the tests believe they exercise the installed package.
+    result = run("interop", "reports_where_it_runs")
+
+    assert (result.exit_code, result.final_state) == (0, "success"), result.describe_log()
+    record = result.record(event=WHERE_MARKER)
+    runtime_file = Path(record["trio_coord_file"]).resolve()
+    assert runtime_file == Path(trio_coord.__file__).resolve(), (
+        f"the runtime imported {runtime_file}, the tests {trio_coord.__file__}"
+    )
+    if _installed_editable() is False:  # installed as a copy (nox): never the tree it was built from
+        source_package = SOURCE_TREE / "trio_coord"
+        assert runtime_file.parent != source_package, f"the runtime imported the source tree: {runtime_file}"
+    assert Path(record["cwd"]).resolve() == WORKER_CWD.resolve()
 
 
 # ---------------------------------------------------------------------- log fields the supervisor chokes on
