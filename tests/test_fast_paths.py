@@ -583,15 +583,21 @@ class ScriptedComm:
 
     def __init__(self, answer: Callable[[], WireMap | None]) -> None:
         self.answer = answer  # returns the reply, or raises what communicate would
-        self.sent: list[tuple[bytes, float]] = []  # each request's payload (as frame 1) and deadline
+        self.sent: list[tuple[bytes, float, float]] = []  # each payload (as frame 1), deadline, timeout
 
-    async def communicate(self, body: Mapping[str, object], *, deadline: float = math.inf) -> WireMap | None:
+    async def communicate(
+        self,
+        body: Mapping[str, object],
+        *,
+        deadline: float = math.inf,
+        timeout: float = math.inf,  # noqa: ASYNC109 - CoordinatorComm's signature
+    ) -> WireMap | None:
         await trio.lowlevel.checkpoint()
-        self.sent.append((encode_request(1, body), deadline))
+        self.sent.append((encode_request(1, body), deadline, timeout))
         return self.answer()
 
 
-Outcome = tuple[str, object, list[tuple[object, str | None]], list[tuple[bytes, float]]]
+Outcome = tuple[str, object, list[tuple[object, str | None]], list[tuple[bytes, float, float]]]
 
 
 def _get_variable_both_ways(
@@ -614,7 +620,7 @@ def _get_variable_both_ways(
     async def both() -> tuple[Outcome, Outcome]:
         return await one(general=False), await one(general=True)
 
-    return trio.run(both, clock=trio.testing.MockClock())  # time stands still: equal deadlines
+    return trio.run(both)
 
 
 class KeyStr(str):
@@ -673,7 +679,9 @@ def test_get_variable_fast_path_matches_the_typed_messages(
     assert fast == general
     if isinstance(key, str) and key:
         # What went on the wire is GetVariable(key).to_wire(), byte for byte.
-        assert [payload for payload, _ in fast[3]] == [encode_request(1, GetVariable(key).to_wire())]
+        assert [(payload, timeout) for payload, _, timeout in fast[3]] == [
+            (encode_request(1, GetVariable(key).to_wire()), 7)
+        ]
 
 
 @pytest.mark.parametrize("key", ["plain_key", "api_token"])

@@ -151,7 +151,7 @@ class CoordinatorClient:
         """
         body = message.to_wire()
         try:
-            reply = await self.comm.communicate(body, deadline=trio.current_time() + self.request_timeout)
+            reply = await self.comm.communicate(body, timeout=self.request_timeout)
         except trio.TooSlowError:
             raise RequestTimeout(message.describe(), self.request_timeout) from None
         self._check_reply_type(message, reply)
@@ -197,9 +197,7 @@ class CoordinatorClient:
         # else goes through the general path below, which the tests hold this one to.
         timeout = self.request_timeout
         try:
-            reply = await self.comm.communicate(
-                {"key": key, "type": "GetVariable"}, deadline=trio.current_time() + timeout
-            )
+            reply = await self.comm.communicate({"key": key, "type": "GetVariable"}, timeout=timeout)
         except trio.TooSlowError:
             raise RequestTimeout(GetVariable(key).describe(), timeout) from None
         except VariableNotFound:

@@ -176,6 +176,7 @@ class CoordinatorComm:
         self._next_unused_id = 1
         self._pending: dict[int, trio.MemorySendChannel[ResponseFrame]] = {}
         self._slot_waiters = trio.lowlevel.ParkingLot()
+        self._slot_waiting = 0  # tasks parked in _slot_waiters (no ParkingLot.__bool__ call per request)
         self._outbox: list[bytes | memoryview] = []
         self._outbox_bytes = 0
         # The outbox starts with the rest of a frame whose first bytes are written.
@@ -203,6 +204,9 @@ class CoordinatorComm:
         # a round trip on a small machine).
         self._deadlines: list[tuple[float, int]] = []
         self._timer_started = False
+        # The run's clock, read directly for a relative timeout (trio.current_time() is three
+        # Python calls to reach the same method).
+        self._clock = trio.lowlevel.current_clock()
         self._timer_rearm = trio.Event()
         self._close_cause: BaseException | None = None
         self._close_reason = ""
@@ -624,7 +628,13 @@ class CoordinatorComm:
 
     # ------------------------------------------------------------------ requests
 
-    async def communicate(self, body: Mapping[str, object], *, deadline: float = math.inf) -> WireMap | None:
+    async def communicate(
+        self,
+        body: Mapping[str, object],
+        *,
+        deadline: float = math.inf,
+        timeout: float = math.inf,  # noqa: ASYNC109 - a cancel scope per request costs more than the round trip
+    ) -> WireMap | None:
         """Send a request and wait for the reply carrying its frame id.
 
         Safe to call from many tasks at once. Always checkpoints.
@@ -634,6 +644,9 @@ class CoordinatorComm:
             deadline: give up waiting for the reply at this :func:`trio.current_time`
                 (as :func:`trio.fail_at` would, but without a cancel scope per
                 request: the comm's timer task enforces every deadline).
+            timeout: give up waiting for the reply this many seconds after the
+                call (as :func:`trio.fail_after` would); with ``deadline`` too,
+                the earlier of the two applies.
 
         Returns:
             The reply body, or ``None`` for a ``[id, nil, nil]`` reply.
@@ -644,8 +657,8 @@ class CoordinatorComm:
             LocalProtocolError: the body cannot be encoded (nothing sent).
             DispatcherClosed: the connection ended before the reply arrived,
                 or had already ended.
-            trio.TooSlowError: ``deadline`` passed first (the request was
-                sent; a late reply is dropped).
+            trio.TooSlowError: ``deadline`` or ``timeout`` passed first (the
+                request was sent; a late reply is dropped).
 
         Cancellation: if cancelled before the frame is queued, nothing is
         sent; after that, the frame is still written and its reply dropped.
@@ -665,6 +678,10 @@ class CoordinatorComm:
         send, receive = self._channel_pool.pop() if self._channel_pool else _open_reply_channel()
         self._pending[frame_id] = send
         self._requests_sent += 1
+        if timeout != math.inf:
+            timeout_at = self._clock.current_time() + timeout
+            if timeout_at < deadline:
+                deadline = timeout_at
         if deadline != math.inf:
             self._add_deadline(deadline, frame_id)
         replied = False
@@ -682,13 +699,17 @@ class CoordinatorComm:
             if replied:  # the reader popped the id; the channel is empty again
                 if len(self._channel_pool) < _CHANNEL_POOL_SIZE and not self._is_closed:
                     self._channel_pool.append((send, receive))
-                if self._slot_waiters:
+                if self._slot_waiting:
                     self._slot_waiters.unpark()
             else:
                 receive.close()
                 self._forget(frame_id)
         if frame is _TIMED_OUT:
             raise trio.TooSlowError
+        if frame.error is None:  # the common reply, checked here without a call
+            reply = frame.body
+            if reply is None or reply.get("type") != "ErrorResponse":
+                return reply
         return raise_for_error(frame)
 
     # ------------------------------------------------------------------ deadlines
@@ -768,13 +789,17 @@ class CoordinatorComm:
 
     async def _wait_for_slot(self) -> None:
         while len(self._pending) >= self._max_in_flight:
-            await self._slot_waiters.park()
+            self._slot_waiting += 1
+            try:
+                await self._slot_waiters.park()
+            finally:
+                self._slot_waiting -= 1
             if self._is_closed:
                 raise self._dispatcher_closed()
 
     def _forget(self, frame_id: int) -> None:
         self._pending.pop(frame_id, None)
-        if self._slot_waiters:
+        if self._slot_waiting:
             self._slot_waiters.unpark()
 
     # ------------------------------------------------------------------ closing
