@@ -380,6 +380,7 @@ class CoordinatorComm:
 
     async def _reader_loop(self) -> None:
         reason, cause = "the comm reader was cancelled", None
+        on_socket = self._sock is not None
         try:
             woken = 0
             while True:
@@ -388,10 +389,10 @@ class CoordinatorComm:
                 if self._decoder.at_eof:
                     reason = "the supervisor closed the comm socket"
                     return
-                if woken > 1 and self._sock is not None and not self._writing:
+                if woken > 1 and on_socket and not self._writing:
                     await self._flush_after_woken_callers(woken)
                 woken = 0
-                for view in await self._receive(in_place=True):
+                for view in await (self._receive_from_socket(True) if on_socket else self._receive()):
                     woken += self._dispatch(decode_response(view))
         except DispatcherClosed:
             return  # _receive already recorded why
@@ -448,12 +449,38 @@ class CoordinatorComm:
 
     # ------------------------------------------------------------------ writing
 
-    def _queue(self, prefix: bytes, payload: bytes | memoryview) -> int:
-        self._outbox.append(prefix)
-        self._outbox.append(payload)
+    def _queue(self, prefix: bytes, payload: bytes | memoryview) -> bool:
+        """Queue one encoded frame; on an idle socket, write it at once (one system call, no yield).
+
+        Returns whether the frame still needs a writer: then the caller must
+        become it (:meth:`_drain_as_writer`). Returns ``False`` when another
+        task is writing or a flush is pending (the frame goes with theirs),
+        or when the frame was written whole.
+
+        Raises:
+            DispatcherClosed: the write found the connection broken.
+        """
+        outbox = self._outbox
+        outbox.append(prefix)
+        outbox.append(payload)
         self._outbox_bytes += len(prefix) + len(payload)
         self._queued_seq += 1
-        return self._queued_seq
+        if self._writing or self._flush_pending:
+            return False
+        if self._sock is not None:
+            self._write_now()
+            if not self._outbox:
+                if self._is_closed:
+                    raise self._dispatcher_closed()
+                return False
+        return True
+
+    async def _drain_as_writer(self) -> None:
+        """Become the writer and write the outbox until it is empty (see :meth:`_drain_outbox`)."""
+        self._writing = True
+        await self._drain_outbox()
+        if self._is_closed:
+            raise self._dispatcher_closed()
 
     async def _write(self, prefix: bytes, payload: bytes | memoryview) -> int:
         """Queue one encoded frame and make sure someone is writing it.
@@ -464,19 +491,10 @@ class CoordinatorComm:
         half-written. On a socket, an idle connection gets the frame with one
         non-blocking system call and no scheduling at all.
         """
-        seq = self._queue(prefix, payload)
-        if self._writing or self._flush_pending:
-            return seq
-        if self._sock is not None:
-            self._write_now()
-            if not self._outbox:
-                if self.closed:
-                    raise self._dispatcher_closed()
-                return seq
-        self._writing = True
-        await self._drain_outbox()
-        if self.closed:
-            raise self._dispatcher_closed()
+        needs_writer = self._queue(prefix, payload)
+        seq = self._queued_seq  # this frame's: queueing did not yield
+        if needs_writer:
+            await self._drain_as_writer()
         return seq
 
     def _write_now(self) -> None:
@@ -686,7 +704,8 @@ class CoordinatorComm:
             self._add_deadline(deadline, frame_id)
         replied = False
         try:
-            await self._write(prefix, payload)
+            if self._queue(prefix, payload):  # not written yet, and nobody else is writing
+                await self._drain_as_writer()
             del payload  # the outbox holds it until written; do not pin a large one
             try:
                 frame = await receive.receive()
