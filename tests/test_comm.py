@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -386,6 +387,23 @@ async def test_deadlines_fail_only_the_late_requests(autojump_clock: trio.testin
         await sup.send_frame(requests["slow"], {"type": "Late"})  # dropped, not routed
         await trio.testing.wait_all_tasks_blocked()
         assert comm.statistics().replies_dropped == 1
+
+
+async def test_a_timeout_counts_from_the_call_and_the_earlier_bound_wins(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    FakeSupervisor(server_stream)  # never answers
+    async with open_coordinator_comm(client_stream) as comm:
+        await trio.sleep(100)
+        # (timeout, deadline as seconds from the call or None, when the call gives up)
+        for timeout, deadline_in, expected_in in [(4.0, None, 4.0), (4.0, 2.0, 2.0), (4.0, 9.0, 4.0)]:
+            start = trio.current_time()
+            deadline = math.inf if deadline_in is None else start + deadline_in
+            with pytest.raises(trio.TooSlowError):
+                await comm.communicate({"type": "Q"}, timeout=timeout, deadline=deadline)
+            assert trio.current_time() == start + expected_in
+        assert comm.statistics().pending == 0
 
 
 async def test_deadline_entries_of_finished_requests_do_not_pile_up(io_budget: None) -> None:

@@ -12,8 +12,11 @@ import datetime as dt
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Final
+import math
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Final, cast
+from unittest import mock
 
 import msgpack
 import pytest
@@ -22,13 +25,17 @@ import trio.testing
 from hypothesis import given, settings, strategies as st
 
 from trio_coord import (
+    ApiError,
     Bundle,
+    CoordinatorClient,
     CoordinatorComm,
     DispatcherClosed,
     JsonValue,
     LocalProtocolError,
     RemoteProtocolError,
     TaskContext,
+    VariableNotFound,
+    _client,
     _framing,
 )
 from trio_coord._framing import (
@@ -42,6 +49,7 @@ from trio_coord._framing import (
     frame_prefix,
 )
 from trio_coord._logging import SocketLogHandler
+from trio_coord._messages import GetVariable
 from trio_coord._redact import register_secret
 from trio_coord.testing import TaskRunner
 
@@ -565,6 +573,129 @@ async def test_socket_cancelled_caller_drops_its_late_reply(
         nursery.start_soon(serve)
         assert await comm.communicate({"type": "GetVariable", "key": "next"}) == {"late": False}
     assert comm.statistics().replies_dropped == 1
+
+
+# ---------------------------------------------------------------- the client's get_variable
+
+
+class ScriptedComm:
+    """Stands in for a CoordinatorComm: records what it is asked, answers as scripted."""
+
+    def __init__(self, answer: Callable[[], WireMap | None]) -> None:
+        self.answer = answer  # returns the reply, or raises what communicate would
+        self.sent: list[tuple[bytes, float, float]] = []  # each payload (as frame 1), deadline, timeout
+
+    async def communicate(
+        self,
+        body: Mapping[str, object],
+        *,
+        deadline: float = math.inf,
+        timeout: float = math.inf,  # noqa: ASYNC109 - CoordinatorComm's signature
+    ) -> WireMap | None:
+        await trio.lowlevel.checkpoint()
+        self.sent.append((encode_request(1, body), deadline, timeout))
+        return self.answer()
+
+
+Outcome = tuple[str, object, list[tuple[object, str | None]], list[tuple[bytes, float, float]]]
+
+
+def _get_variable_both_ways(
+    key: object, default: object, answer: Callable[[], WireMap | None], use_env: bool = False
+) -> tuple[Outcome, Outcome]:
+    """What ``get_variable`` gives (value or error, secrets registered, frames sent), fast and general."""
+
+    async def one(general: bool) -> Outcome:
+        comm = ScriptedComm(answer)
+        client = CoordinatorClient(cast("CoordinatorComm", comm), request_timeout=7, use_env=use_env)
+        get = client._get_variable_general if general else client.get_variable
+        registered: list[tuple[object, str | None]] = []
+        with mock.patch.object(_client, "register_secret", lambda v, n=None: registered.append((v, n))):
+            try:
+                result: tuple[str, object] = ("value", await get(key, default))  # type: ignore[arg-type]
+            except Exception as exc:  # the outcome compared is the exception itself
+                result = (type(exc).__name__, str(exc))
+        return (*result, registered, comm.sent)
+
+    async def both() -> tuple[Outcome, Outcome]:
+        return await one(general=False), await one(general=True)
+
+    return trio.run(both)
+
+
+class KeyStr(str):
+    """A str subclass: a valid key the fast path leaves to the general one."""
+
+    __slots__ = ()
+
+
+_variable_keys = st.sampled_from(["plain_key", "api_token", "db_password", "k"]) | st.text(max_size=12)
+_wire_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.binary(max_size=4)
+_reply_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["VariableResult", "XComResult", "ErrorResponse"]) | _wire_scalars,
+        "key": st.text(max_size=8) | _wire_scalars,
+        "value": st.sampled_from(["", "a-secret-value", "x"]) | _wire_scalars | st.lists(st.integers()),
+        "extra": _wire_scalars,
+    },
+)
+
+
+def _replies(reply: WireMap | None) -> Callable[[], WireMap | None]:
+    return lambda: None if reply is None else dict(reply)
+
+
+def _raises(make_error: Callable[[], BaseException]) -> Callable[[], WireMap | None]:
+    def answer() -> WireMap | None:
+        raise make_error()
+
+    return answer
+
+
+_answers = st.builds(_replies, _reply_fields | st.none()) | st.builds(
+    _raises,
+    st.sampled_from(
+        [
+            lambda: VariableNotFound("VARIABLE_NOT_FOUND", {"key": "k"}),
+            lambda: ApiError("API_SERVER_ERROR", {"status_code": 500}),
+            trio.TooSlowError,
+            lambda: DispatcherClosed("gone"),
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=_variable_keys | st.none() | st.integers() | st.builds(KeyStr, st.text(min_size=1)),
+    default=st.sampled_from([_client._NO_DEFAULT, None, "fallback"]),
+    answer=_answers,
+)
+def test_get_variable_fast_path_matches_the_typed_messages(
+    key: object, default: object, answer: Callable[[], WireMap | None]
+) -> None:
+    fast, general = _get_variable_both_ways(key, default, answer)
+    assert fast == general
+    if isinstance(key, str) and key:
+        # What went on the wire is GetVariable(key).to_wire(), byte for byte.
+        assert [(payload, timeout) for payload, _, timeout in fast[3]] == [
+            (encode_request(1, GetVariable(key).to_wire()), 7)
+        ]
+
+
+@pytest.mark.parametrize("key", ["plain_key", "api_token"])
+@pytest.mark.parametrize("use_env", [True, False])
+def test_get_variable_fast_path_matches_from_the_environment(key: str, use_env: bool) -> None:
+    name = f"AIRFLOW_VAR_{key.upper()}"
+    reply: WireMap = {"type": "VariableResult", "key": key, "value": "from-the-supervisor"}
+    os.environ[name] = "from-the-environment"
+    try:
+        fast, general = _get_variable_both_ways(key, _client._NO_DEFAULT, _replies(reply), use_env=use_env)
+    finally:
+        del os.environ[name]
+    assert fast == general
+    assert fast[1] == ("from-the-environment" if use_env else "from-the-supervisor")
 
 
 # ---------------------------------------------------------------- log lines

@@ -10,7 +10,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from trio_coord import MAX_FRAME_SIZE, FrameDecoder, LocalProtocolError, RemoteProtocolError
+from trio_coord import MAX_FRAME_SIZE, FrameDecoder, LocalProtocolError, RemoteProtocolError, _framing
 from trio_coord._framing import (
     decode_request,
     decode_response,
@@ -277,6 +277,36 @@ def test_garbage_only_ever_raises_remote_protocol_error(data: bytes, cuts: list[
             decode_response(payload)
     except RemoteProtocolError:
         pass
+
+
+wire_keys = st.text(max_size=4) | st.binary(max_size=2)
+wire_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=4)
+wire_values = st.recursive(
+    wire_scalars | st.binary(max_size=2),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(wire_keys, children, max_size=3),
+    max_leaves=12,
+)
+frame_ids = st.integers(0, 2**40) | st.booleans() | st.none() | st.text(max_size=2)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.lists(wire_values, max_size=4)
+    | st.tuples(frame_ids, st.none() | st.dictionaries(wire_keys, wire_values, max_size=4), st.none())
+    | wire_values
+)
+def test_decode_response_common_frame_path_matches_the_full_checks(value: object) -> None:
+    payload = msgpack.packb(value, use_bin_type=True)
+    try:
+        fast: object = decode_response(payload)
+        assert type(fast) is _framing.ResponseFrame
+    except RemoteProtocolError as exc:
+        fast = str(exc)
+    try:
+        full: object = _framing._checked_response(_framing._unpack(payload))
+    except RemoteProtocolError as exc:
+        full = str(exc)
+    assert fast == full
 
 
 @settings(max_examples=300, deadline=None)

@@ -151,15 +151,24 @@ class CoordinatorClient:
         """
         body = message.to_wire()
         try:
-            reply = await self.comm.communicate(body, deadline=trio.current_time() + self.request_timeout)
+            reply = await self.comm.communicate(body, timeout=self.request_timeout)
         except trio.TooSlowError:
             raise RequestTimeout(message.describe(), self.request_timeout) from None
+        self._check_reply_type(message, reply)
+        return reply
+
+    @staticmethod
+    def _check_reply_type(message: Request, reply: WireMap | None) -> None:
+        """Check that ``reply`` is of a type ``message`` expects.
+
+        Raises:
+            RemoteProtocolError: naming the request, the expected and the received type.
+        """
         if message.reply_types:
             kind = reply.get("type") if reply is not None else None
             if kind not in message.reply_types:
                 expected = " or ".join(message.reply_types)
                 raise RemoteProtocolError(f"{message.describe()}: expected a {expected} reply, got {kind!r}")
-        return reply
 
     # ------------------------------------------------------------------ variables
 
@@ -175,21 +184,66 @@ class CoordinatorClient:
             key: the variable key.
             default: returned when the variable does not exist; without it,
                 a missing variable raises :class:`~trio_coord.VariableNotFound`.
+
+        Raises:
+            LocalProtocolError: ``key`` is not a non-empty str (nothing sent).
         """
+        if type(key) is not str or not key:  # invalid (raises), or a str subclass
+            return await self._get_variable_general(key, default)
+        if self.use_env and (env_value := os.environ.get(f"AIRFLOW_VAR_{key.upper()}")) is not None:
+            return await self._variable_from_env(key, env_value)
+        # The fast path (docs/design.md, "Client"): the body GetVariable(key).to_wire() renders,
+        # built directly, and the common reply read without building a VariableResult. Anything
+        # else goes through the general path below, which the tests hold this one to.
+        timeout = self.request_timeout
+        try:
+            reply = await self.comm.communicate({"key": key, "type": "GetVariable"}, timeout=timeout)
+        except trio.TooSlowError:
+            raise RequestTimeout(GetVariable(key).describe(), timeout) from None
+        except VariableNotFound:
+            if default is _NO_DEFAULT:
+                raise
+            return default
+        if type(reply) is dict and reply.get("type") == "VariableResult" and type(reply.get("key")) is str:
+            value = reply.get("value")
+            if value is None:
+                return None
+            if type(value) is str:
+                if value and is_sensitive_key(key):
+                    register_secret(value)
+                return value
+        return self._variable_value(GetVariable(key), reply)
+
+    async def _get_variable_general(self, key: str, default: object) -> object:
+        """``get_variable`` through the typed messages: what its fast path must match."""
         message = GetVariable(key)
         if self.use_env and (env_value := os.environ.get(f"AIRFLOW_VAR_{key.upper()}")) is not None:
-            await trio.lowlevel.checkpoint()
-            if is_sensitive_key(key):
-                register_secret(env_value)
-            return env_value
+            return await self._variable_from_env(key, env_value)
         try:
             reply = await self.request(message)
         except VariableNotFound:
             if default is _NO_DEFAULT:
                 raise
             return default
+        return self._variable_value(message, reply)
+
+    @staticmethod
+    async def _variable_from_env(key: str, value: str) -> str:
+        """Return ``AIRFLOW_VAR_<KEY>``'s ``value``, registered as a secret if ``key`` is sensitive."""
+        await trio.lowlevel.checkpoint()
+        if is_sensitive_key(key):
+            register_secret(value)
+        return value
+
+    def _variable_value(self, message: GetVariable, reply: WireMap | None) -> str | None:
+        """The value of a ``VariableResult`` reply, registered as a secret if the key is sensitive.
+
+        Raises:
+            RemoteProtocolError: the reply is not a well-formed ``VariableResult``.
+        """
+        self._check_reply_type(message, reply)
         value = VariableResult.from_wire(reply).value
-        if value and is_sensitive_key(key):
+        if value and is_sensitive_key(message.key):
             register_secret(value)
         return value
 

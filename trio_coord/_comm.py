@@ -176,6 +176,7 @@ class CoordinatorComm:
         self._next_unused_id = 1
         self._pending: dict[int, trio.MemorySendChannel[ResponseFrame]] = {}
         self._slot_waiters = trio.lowlevel.ParkingLot()
+        self._slot_waiting = 0  # tasks parked in _slot_waiters (no ParkingLot.__bool__ call per request)
         self._outbox: list[bytes | memoryview] = []
         self._outbox_bytes = 0
         # The outbox starts with the rest of a frame whose first bytes are written.
@@ -203,6 +204,9 @@ class CoordinatorComm:
         # a round trip on a small machine).
         self._deadlines: list[tuple[float, int]] = []
         self._timer_started = False
+        # The run's clock, read directly for a relative timeout (trio.current_time() is three
+        # Python calls to reach the same method).
+        self._clock = trio.lowlevel.current_clock()
         self._timer_rearm = trio.Event()
         self._close_cause: BaseException | None = None
         self._close_reason = ""
@@ -376,6 +380,7 @@ class CoordinatorComm:
 
     async def _reader_loop(self) -> None:
         reason, cause = "the comm reader was cancelled", None
+        on_socket = self._sock is not None
         try:
             woken = 0
             while True:
@@ -384,10 +389,10 @@ class CoordinatorComm:
                 if self._decoder.at_eof:
                     reason = "the supervisor closed the comm socket"
                     return
-                if woken > 1 and self._sock is not None and not self._writing:
+                if woken > 1 and on_socket and not self._writing:
                     await self._flush_after_woken_callers(woken)
                 woken = 0
-                for view in await self._receive(in_place=True):
+                for view in await (self._receive_from_socket(True) if on_socket else self._receive()):
                     woken += self._dispatch(decode_response(view))
         except DispatcherClosed:
             return  # _receive already recorded why
@@ -444,12 +449,38 @@ class CoordinatorComm:
 
     # ------------------------------------------------------------------ writing
 
-    def _queue(self, prefix: bytes, payload: bytes | memoryview) -> int:
-        self._outbox.append(prefix)
-        self._outbox.append(payload)
+    def _queue(self, prefix: bytes, payload: bytes | memoryview) -> bool:
+        """Queue one encoded frame; on an idle socket, write it at once (one system call, no yield).
+
+        Returns whether the frame still needs a writer: then the caller must
+        become it (:meth:`_drain_as_writer`). Returns ``False`` when another
+        task is writing or a flush is pending (the frame goes with theirs),
+        or when the frame was written whole.
+
+        Raises:
+            DispatcherClosed: the write found the connection broken.
+        """
+        outbox = self._outbox
+        outbox.append(prefix)
+        outbox.append(payload)
         self._outbox_bytes += len(prefix) + len(payload)
         self._queued_seq += 1
-        return self._queued_seq
+        if self._writing or self._flush_pending:
+            return False
+        if self._sock is not None:
+            self._write_now()
+            if not self._outbox:
+                if self._is_closed:
+                    raise self._dispatcher_closed()
+                return False
+        return True
+
+    async def _drain_as_writer(self) -> None:
+        """Become the writer and write the outbox until it is empty (see :meth:`_drain_outbox`)."""
+        self._writing = True
+        await self._drain_outbox()
+        if self._is_closed:
+            raise self._dispatcher_closed()
 
     async def _write(self, prefix: bytes, payload: bytes | memoryview) -> int:
         """Queue one encoded frame and make sure someone is writing it.
@@ -460,19 +491,10 @@ class CoordinatorComm:
         half-written. On a socket, an idle connection gets the frame with one
         non-blocking system call and no scheduling at all.
         """
-        seq = self._queue(prefix, payload)
-        if self._writing or self._flush_pending:
-            return seq
-        if self._sock is not None:
-            self._write_now()
-            if not self._outbox:
-                if self.closed:
-                    raise self._dispatcher_closed()
-                return seq
-        self._writing = True
-        await self._drain_outbox()
-        if self.closed:
-            raise self._dispatcher_closed()
+        needs_writer = self._queue(prefix, payload)
+        seq = self._queued_seq  # this frame's: queueing did not yield
+        if needs_writer:
+            await self._drain_as_writer()
         return seq
 
     def _write_now(self) -> None:
@@ -624,7 +646,13 @@ class CoordinatorComm:
 
     # ------------------------------------------------------------------ requests
 
-    async def communicate(self, body: Mapping[str, object], *, deadline: float = math.inf) -> WireMap | None:
+    async def communicate(
+        self,
+        body: Mapping[str, object],
+        *,
+        deadline: float = math.inf,
+        timeout: float = math.inf,  # noqa: ASYNC109 - a cancel scope per request costs more than the round trip
+    ) -> WireMap | None:
         """Send a request and wait for the reply carrying its frame id.
 
         Safe to call from many tasks at once. Always checkpoints.
@@ -634,6 +662,9 @@ class CoordinatorComm:
             deadline: give up waiting for the reply at this :func:`trio.current_time`
                 (as :func:`trio.fail_at` would, but without a cancel scope per
                 request: the comm's timer task enforces every deadline).
+            timeout: give up waiting for the reply this many seconds after the
+                call (as :func:`trio.fail_after` would); with ``deadline`` too,
+                the earlier of the two applies.
 
         Returns:
             The reply body, or ``None`` for a ``[id, nil, nil]`` reply.
@@ -644,8 +675,8 @@ class CoordinatorComm:
             LocalProtocolError: the body cannot be encoded (nothing sent).
             DispatcherClosed: the connection ended before the reply arrived,
                 or had already ended.
-            trio.TooSlowError: ``deadline`` passed first (the request was
-                sent; a late reply is dropped).
+            trio.TooSlowError: ``deadline`` or ``timeout`` passed first (the
+                request was sent; a late reply is dropped).
 
         Cancellation: if cancelled before the frame is queued, nothing is
         sent; after that, the frame is still written and its reply dropped.
@@ -665,11 +696,16 @@ class CoordinatorComm:
         send, receive = self._channel_pool.pop() if self._channel_pool else _open_reply_channel()
         self._pending[frame_id] = send
         self._requests_sent += 1
+        if timeout != math.inf:
+            timeout_at = self._clock.current_time() + timeout
+            if timeout_at < deadline:
+                deadline = timeout_at
         if deadline != math.inf:
             self._add_deadline(deadline, frame_id)
         replied = False
         try:
-            await self._write(prefix, payload)
+            if self._queue(prefix, payload):  # not written yet, and nobody else is writing
+                await self._drain_as_writer()
             del payload  # the outbox holds it until written; do not pin a large one
             try:
                 frame = await receive.receive()
@@ -682,13 +718,17 @@ class CoordinatorComm:
             if replied:  # the reader popped the id; the channel is empty again
                 if len(self._channel_pool) < _CHANNEL_POOL_SIZE and not self._is_closed:
                     self._channel_pool.append((send, receive))
-                if self._slot_waiters:
+                if self._slot_waiting:
                     self._slot_waiters.unpark()
             else:
                 receive.close()
                 self._forget(frame_id)
         if frame is _TIMED_OUT:
             raise trio.TooSlowError
+        if frame.error is None:  # the common reply, checked here without a call
+            reply = frame.body
+            if reply is None or reply.get("type") != "ErrorResponse":
+                return reply
         return raise_for_error(frame)
 
     # ------------------------------------------------------------------ deadlines
@@ -768,13 +808,17 @@ class CoordinatorComm:
 
     async def _wait_for_slot(self) -> None:
         while len(self._pending) >= self._max_in_flight:
-            await self._slot_waiters.park()
+            self._slot_waiting += 1
+            try:
+                await self._slot_waiters.park()
+            finally:
+                self._slot_waiting -= 1
             if self._is_closed:
                 raise self._dispatcher_closed()
 
     def _forget(self, frame_id: int) -> None:
         self._pending.pop(frame_id, None)
-        if self._slot_waiters:
+        if self._slot_waiting:
             self._slot_waiters.unpark()
 
     # ------------------------------------------------------------------ closing

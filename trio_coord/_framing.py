@@ -384,6 +384,10 @@ class ResponseFrame(NamedTuple):
     error: WireMap | None
 
 
+# Builds a ResponseFrame from a 3-element sequence without the NamedTuple's Python-level __new__.
+_new_response_frame: Final = tuple.__new__
+
+
 class RequestFrame(NamedTuple):
     """A decoded runtime→supervisor frame ``[id, body]``."""
 
@@ -404,6 +408,23 @@ def decode_response(payload: bytes | bytearray | memoryview) -> ResponseFrame:
             with string keys.
     """
     value = _unpack(payload)
+    # The common reply, [int id, map with str keys or nil, nil], is checked here without a
+    # call; anything else gets the full checks (the tests hold the two to the same results).
+    if type(value) is list and len(value) == 3 and value[2] is None and type(value[0]) is int:
+        body = value[1]
+        if body is None:
+            return _new_response_frame(ResponseFrame, value)
+        if type(body) is dict:
+            for key in body:
+                if type(key) is not str:
+                    break
+            else:
+                return _new_response_frame(ResponseFrame, value)
+    return _checked_response(value)
+
+
+def _checked_response(value: object) -> ResponseFrame:
+    """A decoded ``[id, body, error]`` value as a frame, every part checked."""
     if not isinstance(value, list):
         raise RemoteProtocolError(f"frame must be a msgpack array, got {type(value).__name__}")
     if len(value) < 2:
