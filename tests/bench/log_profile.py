@@ -9,11 +9,13 @@ In one process, with the stdlib's record knobs off (``logging._srcfile = None``,
 rounds time
 
 ``json``        a ``logging.Handler`` whose ``emit`` only JSON-encodes the
-                record (no I/O): the reference of T4;
+                record (no I/O): T4's base, the bench's own handler
+                (``worker._JsonEncodingHandler``);
 ``trio_coord``  :class:`trio_coord.SocketLogHandler` end to end: the same
                 ``logger.info`` calls inside ``trio.run``, the handler's sender
                 writing to a loopback log sink (``tests/bench/server.py logs``,
-                its own process) until the sink acknowledges the last line.
+                its own process) until the sink acknowledges the last line
+                (``worker.log_to_sink``, what T4's trio_coord row runs).
 
 Each round reports CPU seconds of this process (``time.process_time``: the
 sink's process is not counted, and other agents' load on the shared machine
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import logging
 import os
 import pstats
@@ -39,24 +40,9 @@ from pathlib import Path
 
 import trio
 
-import trio_coord
-from tests.bench.worker import LOG_LINES_PER_CHECKPOINT, LOG_MESSAGE, LOGGER_NAME, _SendHalf
+from tests.bench.worker import LOG_MESSAGE, LOGGER_NAME, _JsonEncodingHandler, log_to_sink
 
 HERE = Path(__file__).resolve().parent
-
-
-class JsonOnlyHandler(logging.Handler):
-    """The reference: JSON-encode each record, nothing else."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        json.dumps(
-            {
-                "timestamp": record.created,
-                "level": record.levelname.lower(),
-                "event": record.getMessage(),
-                "logger": record.name,
-            }
-        )
 
 
 def knobs_off() -> None:
@@ -68,7 +54,7 @@ def knobs_off() -> None:
 
 def run_json(count: int) -> tuple[float, float]:
     root = logging.getLogger()
-    handler = JsonOnlyHandler()
+    handler = _JsonEncodingHandler()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     log = logging.getLogger(LOGGER_NAME)
@@ -82,38 +68,8 @@ def run_json(count: int) -> tuple[float, float]:
 
 
 def run_trio_coord(count: int, port: int) -> tuple[float, float]:
-    async def main() -> tuple[float, float]:
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        await stream.send_all(json.dumps({"expect": count}).encode() + b"\n")
-        handler = trio_coord.install_log_handler(env={})
-        root = logging.getLogger()
-        log = logging.getLogger(LOGGER_NAME)
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(handler.run_sender, _SendHalf(stream))
-                c0, t0 = time.process_time(), time.perf_counter()
-                for i in range(count):
-                    log.info(LOG_MESSAGE, i)
-                    if i % LOG_LINES_PER_CHECKPOINT == 0:
-                        await trio.lowlevel.checkpoint()
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = await stream.receive_some(4096)
-                    if not chunk:
-                        raise EOFError("log sink closed before acknowledging")
-                    data += chunk
-                result = time.process_time() - c0, time.perf_counter() - t0
-                nursery.cancel_scope.cancel()
-        finally:
-            root.removeHandler(handler)
-            handler.close()
-            await stream.aclose()
-        ack = json.loads(data)
-        if not ack.get("ok") or handler.statistics().lines_to_fallback:
-            raise RuntimeError(f"lines lost or rejected: {ack}, {handler.statistics()}")
-        return result
-
-    return trio.run(main)
+    result = trio.run(log_to_sink, port, count)
+    return result["cpu_seconds"], result["seconds"]
 
 
 def summary(name: str, count: int, samples: list[float]) -> str:

@@ -60,6 +60,7 @@ process's peak afterwards.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -69,7 +70,7 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
@@ -392,36 +393,13 @@ class TrioCoord:
 
     def rt(self, cmd: Command) -> Result:
         async def body(client: Any) -> Result:
-            for _ in range(cmd["warmup"]):
-                await client.get_variable(VAR_KEY)
-            t0 = time.perf_counter()
-            for _ in range(cmd["count"]):
-                await client.get_variable(VAR_KEY)
-            return {"seconds": time.perf_counter() - t0}
+            return await time_sequential(functools.partial(client.get_variable, VAR_KEY), cmd)
 
         return self._run(lambda c: self._with_client(c, body), cmd)
 
     def inflight(self, cmd: Command) -> Result:
-        trio = self.trio
-
-        async def run_many(client: Any, count: int) -> None:
-            remaining = count
-
-            async def one_task() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await client.get_variable(VAR_KEY)
-
-            async with trio.open_nursery() as nursery:
-                for _ in range(cmd["concurrency"]):
-                    nursery.start_soon(one_task)
-
         async def body(client: Any) -> Result:
-            await run_many(client, cmd["warmup"])
-            t0 = time.perf_counter()
-            await run_many(client, cmd["count"])
-            return {"seconds": time.perf_counter() - t0}
+            return await time_in_flight(functools.partial(client.get_variable, VAR_KEY), cmd)
 
         return self._run(lambda c: self._with_client(c, body), cmd)
 
@@ -465,51 +443,98 @@ class TrioCoord:
         return self._run(lambda c: self._with_client(c, body), cmd)
 
     def logs(self, cmd: Command) -> Result:
-        import logging
-
-        trio, tc = self.trio, self.tc
-        count = cmd["count"]
-
-        async def main(cmd: Command) -> Result:
-            stream = await trio.open_tcp_stream("127.0.0.1", cmd["port"])
-            await stream.send_all(json.dumps({"expect": count}).encode() + b"\n")
-            # Set up as `python -m trio_coord serve` sets it up (INFO when the level is unset);
-            # the record knobs are set by record_knobs for every variant alike.
-            handler = tc.install_log_handler(env={})  # leaves the process-wide switches alone
-            root = logging.getLogger()
-            log = logging.getLogger(LOGGER_NAME)
-            try:
-                async with trio.open_nursery() as nursery:
-                    # The sink acknowledges on this socket (the real supervisor never writes
-                    # there), so hand the handler only the sending half: it must not read it.
-                    await nursery.start(handler.run_sender, _SendHalf(stream))
-                    t0 = time.perf_counter()
-                    for i in range(count):
-                        log.info(LOG_MESSAGE, i)
-                        if i % LOG_LINES_PER_CHECKPOINT == 0:
-                            await trio.lowlevel.checkpoint()
-                    data = b""
-                    while not data.endswith(b"\n"):
-                        chunk = await stream.receive_some(4096)
-                        if not chunk:
-                            raise EOFError("log sink closed before acknowledging")
-                        data += chunk
-                    seconds = time.perf_counter() - t0
-                    nursery.cancel_scope.cancel()
-            finally:
-                root.removeHandler(handler)
-                handler.close()
-                await stream.aclose()
-            ack = json.loads(data)
-            if not ack.get("ok"):
-                raise RuntimeError(f"log sink rejected the lines: {ack}")
-            stats = handler.statistics()
-            if stats.lines_to_fallback:
-                raise RuntimeError(f"{stats.lines_to_fallback} lines went to the fallback")
-            return {"seconds": seconds, "line_bytes": ack["bytes"] / count, "batches": stats.batches_sent}
-
         with record_knobs(cmd.get("details", False)):
-            return self._run(main, cmd)
+            result = self.trio.run(log_to_sink, cmd["port"], cmd["count"])
+        return {key: result[key] for key in ("seconds", "line_bytes", "batches")}
+
+
+async def log_to_sink(port: int, count: int) -> Result:
+    """T4's trio_coord side: ``count`` log calls through ``SocketLogHandler`` to the sink on ``port``.
+
+    Set up as ``python -m trio_coord serve`` sets it up (INFO when the level is
+    unset; the caller sets the record knobs), with a checkpoint every
+    ``LOG_LINES_PER_CHECKPOINT`` lines; timed from the first call until the sink
+    acknowledges the last line. Returns wall and CPU seconds (this process's),
+    the line size and the number of batches sent. Raises if a line was lost,
+    rejected or sent to the stderr fallback. ``tests/bench/log_profile.py``
+    runs the same routine.
+    """
+    import trio
+
+    import trio_coord
+
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(json.dumps({"expect": count}).encode() + b"\n")
+    handler = trio_coord.install_log_handler(env={})  # leaves the process-wide switches alone
+    root = logging.getLogger()
+    log = logging.getLogger(LOGGER_NAME)
+    try:
+        async with trio.open_nursery() as nursery:
+            # The sink acknowledges on this socket (the real supervisor never writes
+            # there), so hand the handler only the sending half: it must not read it.
+            await nursery.start(handler.run_sender, _SendHalf(stream))
+            c0, t0 = time.process_time(), time.perf_counter()
+            for i in range(count):
+                log.info(LOG_MESSAGE, i)
+                if i % LOG_LINES_PER_CHECKPOINT == 0:
+                    await trio.lowlevel.checkpoint()
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = await stream.receive_some(4096)
+                if not chunk:
+                    raise EOFError("log sink closed before acknowledging")
+                data += chunk
+            seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+            nursery.cancel_scope.cancel()
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        await stream.aclose()
+    ack = json.loads(data)
+    if not ack.get("ok"):
+        raise RuntimeError(f"log sink rejected the lines: {ack}")
+    stats = handler.statistics()
+    if stats.lines_to_fallback:
+        raise RuntimeError(f"{stats.lines_to_fallback} lines went to the fallback")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "line_bytes": ack["bytes"] / count,
+        "batches": stats.batches_sent,
+    }
+
+
+async def time_sequential(request: Callable[[], Awaitable[object]], cmd: Command) -> Result:
+    """T1's loop: ``cmd["warmup"]`` requests, then ``cmd["count"]`` timed, one after another."""
+    for _ in range(cmd["warmup"]):
+        await request()
+    t0 = time.perf_counter()
+    for _ in range(cmd["count"]):
+        await request()
+    return {"seconds": time.perf_counter() - t0}
+
+
+async def time_in_flight(request: Callable[[], Awaitable[object]], cmd: Command) -> Result:
+    """T2's loop: the same counts from ``cmd["concurrency"]`` tasks sharing them."""
+    import trio
+
+    async def run_many(count: int) -> None:
+        remaining = count
+
+        async def one_task() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await request()
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(cmd["concurrency"]):
+                nursery.start_soon(one_task)
+
+    await run_many(cmd["warmup"])
+    t0 = time.perf_counter()
+    await run_many(cmd["count"])
+    return {"seconds": time.perf_counter() - t0}
 
 
 # ---------------------------------------------------------------------------
@@ -551,36 +576,13 @@ class Design:
 
     def rt(self, cmd: Command) -> Result:
         async def body(client: Any) -> Result:
-            for _ in range(cmd["warmup"]):
-                await self._get_variable(client)
-            t0 = time.perf_counter()
-            for _ in range(cmd["count"]):
-                await self._get_variable(client)
-            return {"seconds": time.perf_counter() - t0}
+            return await time_sequential(functools.partial(self._get_variable, client), cmd)
 
         return self._run(cmd, body)
 
     def inflight(self, cmd: Command) -> Result:
-        trio = self.trio
-
-        async def run_many(client: Any, count: int) -> None:
-            remaining = count
-
-            async def one_task() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await self._get_variable(client)
-
-            async with trio.open_nursery() as nursery:
-                for _ in range(cmd["concurrency"]):
-                    nursery.start_soon(one_task)
-
         async def body(client: Any) -> Result:
-            await run_many(client, cmd["warmup"])
-            t0 = time.perf_counter()
-            await run_many(client, cmd["count"])
-            return {"seconds": time.perf_counter() - t0}
+            return await time_in_flight(functools.partial(self._get_variable, client), cmd)
 
         return self._run(cmd, body)
 
