@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,18 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['trio_coord', 'trio_coord._version']"
+
+
+def test_a_run_imports_none_of_what_start_up_does_not_need() -> None:
+    # Every task instance is a fresh process (issue 16): what `python -m trio_coord serve` and a
+    # bundle import is paid by every run. These modules are imported only where they are used.
+    code = (
+        "import sys; from trio_coord import Bundle, TaskContext; import trio_coord.__main__; "
+        "import trio_coord._serve, trio_coord._client, trio_coord._logging; "
+        "print(sorted(m for m in ('json', 'argparse', 'dataclasses', 'importlib.abc', 'mmap', 'shlex') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+    ).stdout
+    assert out.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar, overload
@@ -264,6 +263,8 @@ class CoordinatorClient:
             return default
         if value is None:
             return None
+        import json  # where it is used: a run that needs no JSON never imports the package
+
         try:
             return json.loads(str(value))
         except ValueError as exc:

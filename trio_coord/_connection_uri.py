@@ -9,7 +9,6 @@ as a JSON object (or the ``__extra__`` parameter's JSON verbatim).
 
 from __future__ import annotations
 
-import json
 import os
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -56,6 +55,8 @@ def connection_from_uri(conn_id: str, uri: str) -> Connection:
         raise ValueError(f"connection {conn_id!r}: the URI has no scheme (connection type)")
     extra: str | None = None
     if parts.query:
+        import json
+
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         extra = query[_EXTRA_KEY] if _EXTRA_KEY in query else json.dumps(query)
     schema = unquote(parts.path[1:]) if parts.path[1:] else None
@@ -77,6 +78,8 @@ def connection_from_json(conn_id: str, text: str) -> Connection:
     Raises:
         ValueError: not a JSON object, or a field has the wrong type.
     """
+    import json  # where it is used: a run that needs no JSON never imports the package
+
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -16,7 +16,6 @@ rules come from task-sdk 1.3.2's ``schema.json`` (see docs/protocol.md).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping
 from typing import ClassVar, Final, Literal
 
@@ -266,6 +265,8 @@ class Connection(Record):
         """
         if not self.extra:
             return {}
+        import json  # where it is used: a run that needs no JSON never imports the package
+
         try:
             value = json.loads(self.extra)
         except ValueError as exc:

@@ -16,7 +16,6 @@ words), nor is the word ``airflow``. Masking is process-wide and thread-safe.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -79,6 +78,8 @@ def is_sensitive_key(name: str) -> bool:
 
 def _forms(secret: str) -> Iterable[str]:
     yield secret
+    import json  # here: a run that registers no secret never imports it
+
     yield json.dumps(secret)[1:-1]  # as it appears inside a JSON string
     yield repr(secret)[1:-1]  # as it appears inside a repr() of a container
 
