@@ -372,6 +372,27 @@ class RestClient:
         return [entry if isinstance(entry, dict) else {"event": str(entry)} for entry in content]
 
 
+def wait_for_dag_run(
+    rest: RestClient, dag_id: str, run_id: str, scheduler_logs: Callable[[], str]
+) -> DagRunResult:
+    """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs.
+
+    A run that does not finish in time fails with its task instances and
+    ``scheduler_logs()`` (the deployment's explanation) in the message.
+    """
+
+    def finished() -> dict[str, object] | None:
+        dag_run = rest.dag_run(dag_id, run_id)
+        return dag_run if dag_run["state"] in ("success", "failed") else None
+
+    def explain() -> str:
+        instances = json.dumps(rest.task_instances(dag_id, run_id), indent=1)
+        return f"\ntask instances: {instances[:4000]}{scheduler_logs()}"
+
+    dag_run = wait_for(f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain)
+    return DagRunResult(dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id))
+
+
 # ------------------------------------------------------------------ the deployment
 
 
@@ -477,22 +498,7 @@ class Deployment:
     def wait_for_run(self, dag_id: str, run_id: str) -> DagRunResult:
         """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs."""
         assert self.rest is not None
-        rest = self.rest
-
-        def finished() -> dict[str, object] | None:
-            dag_run = rest.dag_run(dag_id, run_id)
-            return dag_run if dag_run["state"] in ("success", "failed") else None
-
-        def explain() -> str:
-            instances = json.dumps(rest.task_instances(dag_id, run_id), indent=1)
-            return f"\ntask instances: {instances[:4000]}{self.explain('scheduler')}"
-
-        dag_run = wait_for(
-            f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain
-        )
-        return DagRunResult(
-            dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id)
-        )
+        return wait_for_dag_run(self.rest, dag_id, run_id, lambda: self.explain("scheduler"))
 
     def scheduler_output(self) -> str:
         """Everything the scheduler (and its LocalExecutor workers) printed so far."""

@@ -47,7 +47,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,6 +58,7 @@ from typing import Final
 
 import httpx  # noqa: ASYNC127 - a blocking client on purpose: these tests are synchronous
 
+from trio_coord._dev import free_port
 from trio_coord._dev_config import (
     DevLayout,
     DevSecrets,
@@ -67,7 +67,7 @@ from trio_coord._dev_config import (
     settings_as_environment,
 )
 
-from ..deployment import DagRunResult, DeploymentError, RestClient, tail, wait_for
+from ..deployment import DagRunResult, DeploymentError, RestClient, tail, wait_for, wait_for_dag_run
 from ..timings import timed
 
 #: The queue the stub Dags route to the coordinator, and the coordinator's name.
@@ -86,13 +86,6 @@ READY_TIMEOUT: Final = 180.0
 RUN_TIMEOUT: Final = 180.0
 STOP_TIMEOUT: Final = 30.0
 _POLL: Final = 0.25
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -476,22 +469,7 @@ class Deployment:
     def wait_for_run(self, dag_id: str, run_id: str) -> DagRunResult:
         """Wait (bounded) until the run is ``success`` or ``failed``; return it with its TIs."""
         assert self.rest is not None
-        rest = self.rest
-
-        def finished() -> dict[str, object] | None:
-            dag_run = rest.dag_run(dag_id, run_id)
-            return dag_run if dag_run["state"] in ("success", "failed") else None
-
-        def explain() -> str:
-            instances = json.dumps(rest.task_instances(dag_id, run_id), indent=1)
-            return f"\ntask instances: {instances[:4000]}{self.explain('scheduler')}"
-
-        dag_run = wait_for(
-            f"Dag run {dag_id}/{run_id} to finish", finished, timeout=RUN_TIMEOUT, explain=explain
-        )
-        return DagRunResult(
-            dag_id, run_id, str(dag_run["state"]), dag_run, rest.task_instances(dag_id, run_id)
-        )
+        return wait_for_dag_run(self.rest, dag_id, run_id, lambda: self.explain("scheduler"))
 
     def scheduler_output(self) -> str:
         """Everything the scheduler (and its LocalExecutor workers) printed so far."""

@@ -36,8 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from trio_coord._dev import free_port
+
 from ..deployment import DeploymentError, tail, wait_for
-from .process_deployment import Server, free_port, stop_servers
+from .process_deployment import Server, stop_servers
 
 #: The database user and database Airflow uses (trust authentication on 127.0.0.1 only).
 DB_USER: Final = "airflow"
