@@ -305,15 +305,14 @@ class CoordinatorComm:
                 raise self._dispatcher_closed()
             await self._receive()
 
-    async def _receive(self, *, in_place: bool = False) -> list[memoryview]:
-        """Feed the decoder at least one more byte, or end of stream.
+    async def _receive(self) -> list[memoryview]:
+        """Feed the decoder at least one more byte, or end of stream (returns no frames).
 
-        With ``in_place``, whole small frames read from the socket are not
-        copied into the decoder but returned as views into the scratch
-        buffer: decode them before the next read.
+        The reader task calls :meth:`_receive_from_socket` itself on a socket,
+        to have whole small frames returned in place.
         """
         if self._sock is not None:
-            return await self._receive_from_socket(in_place)
+            return await self._receive_from_socket(False)
         missing = self._decoder.buffered
         size = _LARGE_RECEIVE_CHUNK if missing > _RECEIVE_CHUNK else _RECEIVE_CHUNK
         try:
